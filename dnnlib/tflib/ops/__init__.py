@@ -1,0 +1,1 @@
+"""Pure-TensorFlow replacements for StyleGAN2's custom CUDA ops, under the authors' names."""
