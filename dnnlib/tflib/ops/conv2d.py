@@ -1,9 +1,11 @@
 """Plain and grouped 2-D convolution that runs forward and backward on CPU.
 
 TF's CPU kernels reject NCHW convolutions and have no gradient for grouped
-convolutions, so everything here runs NHWC internally and grouped
-convolutions are split into one ordinary convolution per group
-(see benchmarks/bench_ops.py for the timings behind that choice).
+convolutions, so everything here runs NHWC internally. A grouped
+convolution is split into one ordinary convolution per group, or, when the
+group count is only known at run time, computed from image patches by
+batched matmul (see benchmarks/bench_ops.py for the timings behind these
+choices).
 """
 
 import tensorflow as tf
@@ -27,46 +29,60 @@ def run_nhwc(fn, x, data_format):
 def run_grouped(fn, x, w):
     """Applies fn(x_g, w_g) group by group and concatenates the outputs.
 
-    x is NHWC with G * inC channels and w is [kh, kw, inC, G * outC]; group g
-    pairs channels [g*inC, (g+1)*inC) of x with outputs [g*outC, (g+1)*outC)
-    of w. G == 1 is a plain call.
+    x is NHWC with G * inC channels, G static, and w is [kh, kw, inC, G * outC];
+    group g pairs channels [g*inC, (g+1)*inC) of x with outputs
+    [g*outC, (g+1)*outC) of w. G == 1 is a plain call.
     """
+    groups = _num_groups(x, w)
+    assert groups is not None, 'the channel count of x must be static'
+    if groups == 1:
+        return fn(x, w)
+    parts = zip(tf.split(x, groups, axis=3), tf.split(w, groups, axis=3))
+    return tf.concat([fn(xg, wg) for xg, wg in parts], axis=3)
+
+
+def _num_groups(x, w):
+    """G for x with G * inC channels (NHWC); None when only known at run time."""
     in_c = w.shape[2]
     assert in_c is not None, 'the input channels of w must be static'
-    c = x.shape[3]
-    if c is not None:
-        assert c % in_c == 0, (c, in_c)
-        groups = c // in_c
-        if groups == 1:
-            return fn(x, w)
-        parts = zip(tf.split(x, groups, axis=3), tf.split(w, groups, axis=3))
-        return tf.concat([fn(xg, wg) for xg, wg in parts], axis=3)
+    if x.shape[3] is None:
+        return None
+    assert x.shape[3] % in_c == 0, (x.shape, w.shape)
+    return x.shape[3] // in_c
 
-    # The group count is only known at run time (e.g. a minibatch folded into
-    # the channels), so loop over the groups in the graph.
-    n, h, wd = dim(x, 0), dim(x, 1), dim(x, 2)
+
+def _grouped_conv_by_patches(x, w, strides, padding):
+    """Grouped NHWC convolution whose group count is only known at run time.
+
+    Gathers each output pixel's input patch, then multiplies the patches of
+    all groups with their weights in one batched matmul; unlike a loop over
+    the groups, this builds no control flow.
+    """
+    kh, kw, in_c = w.shape[0], w.shape[1], w.shape[2]
     groups = tf.shape(x)[3] // in_c
-    xs = tf.transpose(tf.reshape(x, [n, h, wd, groups, in_c]), [3, 0, 1, 2, 4])
-    ws = tf.transpose(tf.reshape(w, [dim(w, 0), dim(w, 1), in_c, groups, -1]), [3, 0, 1, 2, 4])
-    ys = tf.map_fn(lambda xw: fn(*xw), (xs, ws), fn_output_signature=x.dtype)
-    ys = tf.transpose(ys, [1, 2, 3, 0, 4])
-    return tf.reshape(ys, [n, dim(ys, 1), dim(ys, 2), -1])
+    p = tf.image.extract_patches(x, [1, kh, kw, 1], strides, [1, 1, 1, 1], padding)
+    n, oh, ow = dim(p, 0), dim(p, 1), dim(p, 2)
+    # A patch is laid out (kh, kw, G, inC); bring the groups to the front.
+    p = tf.transpose(tf.reshape(p, [-1, kh * kw, groups, in_c]), [2, 0, 1, 3])
+    p = tf.reshape(p, [groups, -1, kh * kw * in_c])
+    wg = tf.transpose(tf.reshape(w, [kh * kw, in_c, groups, -1]), [2, 0, 1, 3])
+    wg = tf.reshape(wg, [groups, kh * kw * in_c, -1])
+    y = tf.transpose(tf.matmul(p, wg), [1, 0, 2])
+    return tf.reshape(y, [n, oh, ow, -1])
 
 
-def _strides_hw(strides, data_format):
-    """(stride_h, stride_w) from an int, a pair, or a TF1-style 4-list."""
+def _nhwc_strides(strides, data_format):
+    """NHWC 4-list of strides from an int, an (h, w) pair, or a TF1-style 4-list in data_format order."""
     if isinstance(strides, int):
-        return strides, strides
+        return [1, strides, strides, 1]
     strides = list(strides)
     if len(strides) == 2:
-        return tuple(strides)
+        return [1] + strides + [1]
     assert len(strides) == 4, strides
     if data_format == 'NCHW':
-        n, c, sh, sw = strides
-    else:
-        n, sh, sw, c = strides
-    assert n == c == 1, strides
-    return sh, sw
+        strides = [strides[i] for i in (0, 2, 3, 1)]
+    assert strides[0] == strides[3] == 1, strides
+    return strides
 
 
 def _only(name, *candidates):
@@ -85,9 +101,11 @@ def conv2d(x=None, w=None, strides=1, padding='SAME', data_format='NCHW', *, inp
     """
     x = tf.convert_to_tensor(_only('input', x, input))
     w = tf.convert_to_tensor(_only('filter', w, filters, filter), dtype=x.dtype)
-    sh, sw = _strides_hw(strides, data_format)
+    strides = _nhwc_strides(strides, data_format)
 
-    def conv(xg, wg):
-        return tf.nn.conv2d(xg, wg, strides=[1, sh, sw, 1], padding=padding, data_format='NHWC')
+    def conv(y):
+        if _num_groups(y, w) is None:
+            return _grouped_conv_by_patches(y, w, strides, padding)
+        return run_grouped(lambda yg, wg: tf.nn.conv2d(yg, wg, strides, padding, data_format='NHWC'), y, w)
 
-    return run_nhwc(lambda y: run_grouped(conv, y, w), x, data_format)
+    return run_nhwc(conv, x, data_format)

@@ -36,10 +36,10 @@ def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, 
 def _insert_zeros(x, upx, upy):
     if upx == upy == 1:
         return x
-    h, w, c = dim(x, 1), dim(x, 2), dim(x, 3)
-    x = tf.reshape(x, [-1, h, 1, w, 1, c])
+    n, h, w, c = [dim(x, i) for i in range(4)]
+    x = tf.reshape(x, [n, h, 1, w, 1, c])
     x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
-    return tf.reshape(x, [-1, h * upy, w * upx, c])
+    return tf.reshape(x, [n, h * upy, w * upx, c])
 
 
 def _pad(x, y0, y1, x0, x1):
@@ -151,7 +151,13 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='c
         return tf.nn.conv2d_transpose(xg, wt, out_shape, strides=[1, factor, factor, 1], padding='VALID')
 
     def run(y):
-        y = run_grouped(transposed_conv, y, w)
+        if y.shape[3] is None:
+            # The group count is only known at run time: correlate the
+            # zero-upsampled input, padded for a full correlation, with w.
+            y = _pad(_insert_zeros(y, factor, factor), size - 1, size - factor, size - 1, size - factor)
+            y = conv2d(y, w, padding='VALID', data_format='NHWC')
+        else:
+            y = run_grouped(transposed_conv, y, w)
         return _simple(y, k, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2 + 1, impl=impl)
 
     return run_nhwc(run, x, data_format)
