@@ -1,0 +1,160 @@
+"""Create, inspect and extract data sets in the StyleGAN2 multi-resolution TFRecord layout.
+
+Run `python dataset_tool.py <command> --help` for each command's arguments.
+"""
+
+import argparse
+import sys
+
+from training import dataset_tool_lib as lib
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line instead of argparse's usage block, like every other error of the tool.
+        _fail(message, 2)
+
+
+def _fail(message, status=1):
+    print('dataset_tool: error: %s' % message, file=sys.stderr)
+    sys.exit(status)
+
+
+def _resolution(text):
+    try:
+        resolution = int(text)
+        lib.check_resolution(resolution)
+    except (ValueError, lib.DatasetToolError):
+        raise argparse.ArgumentTypeError('%r is not a power of two >= %d' % (text, lib.MIN_RESOLUTION))
+    return resolution
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('%r is not a positive integer' % text)
+    return value
+
+
+def _flag(text):
+    if text not in ('0', '1'):
+        raise argparse.ArgumentTypeError('%r is not 0 or 1' % text)
+    return text == '1'
+
+
+def build_parser():
+    parser = _Parser(
+        prog='dataset_tool.py',
+        description='Create, inspect and extract data sets in the StyleGAN2 multi-resolution TFRecord layout: '
+                    'a directory of <name>-rNN.tfrecords files, one per resolution 2**NN down to 4x4, '
+                    'plus an optional <name>-rxx.labels numpy array. New data sets are written to a temporary '
+                    'sibling directory and renamed into place when complete.',
+        epilog='Run "dataset_tool.py <command> --help" for the arguments of a command.')
+    commands = parser.add_subparsers(dest='command', metavar='command', required=True)
+
+    def command(name, function, summary, example):
+        sub = commands.add_parser(name, help=summary, description=summary, epilog='Example: dataset_tool.py ' + example)
+        sub.set_defaults(function=function)
+        return sub
+
+    def new_dataset_arguments(sub, source, source_help):
+        sub.add_argument('tfrecord_dir', help='new data set directory (must not exist or be empty)')
+        sub.add_argument(source, metavar=source.upper(), help=source_help)
+
+    sub = command('create_from_images', lib.create_from_images,
+                  'Create a data set from a directory of images (PNG, JPEG, ...; searched recursively). '
+                  'Images are centre-cropped to squares and resized; unreadable files are skipped and reported.',
+                  'create_from_images datasets/lsun_bedroom_30k_128 lsun_bedroom_train --shuffle 0 '
+                  '--num_images 30000 --resolution 128')
+    new_dataset_arguments(sub, 'image_dir', 'directory holding the images')
+    sub.add_argument('--shuffle', type=_flag, metavar='{0,1}', default=True,
+                     help='1: shuffle the file order with a fixed seed; 0: keep sorted path order (default: 1)')
+    sub.add_argument('--num_images', type=_positive_int, metavar='N', default=None,
+                     help='keep only the first N usable images, in the order above (default: all)')
+    sub.add_argument('--resolution', type=_resolution, metavar='R', default=None,
+                     help='output size in pixels, a power of two >= 4 (default: the first image\'s cropped size)')
+
+    sub = command('create_celeba', lib.create_celeba,
+                  'Create a data set of 128x128 crops of aligned CelebA images (178x218), centred at (cx, cy).',
+                  'create_celeba datasets/celeba_align_png_cropped_30k celeba/Img/img_align_celeba_png '
+                  '--num_images 30000')
+    new_dataset_arguments(sub, 'celeba_dir', 'directory holding the aligned CelebA images')
+    sub.add_argument('--num_images', type=_positive_int, metavar='N', default=None,
+                     help='use the first N usable images in sorted file order (default: all)')
+    sub.add_argument('--cx', type=int, default=89, help='x of the crop centre (default: 89)')
+    sub.add_argument('--cy', type=int, default=121, help='y of the crop centre (default: 121)')
+    sub.add_argument('--shuffle', type=_flag, metavar='{0,1}', default=True,
+                     help='1: store the selected images in an order shuffled with a fixed seed; '
+                          '0: in file order (default: 1)')
+
+    sub = command('create_lsun', lib.create_lsun,
+                  'Create a data set from one LSUN category\'s LMDB database (needs: pip install lmdb).',
+                  'create_lsun datasets/lsun_cat_256 lsun/cat --resolution 256 --max_images 50000')
+    new_dataset_arguments(sub, 'lmdb_dir', 'directory of the LMDB database')
+    sub.add_argument('--resolution', type=_resolution, metavar='R', default=256,
+                     help='output size in pixels after centre-cropping, a power of two >= 4 (default: 256)')
+    sub.add_argument('--max_images', type=_positive_int, metavar='N', default=None, help='stop after N images (default: all)')
+
+    sub = command('create_cifar10', lib.create_cifar10,
+                  'Create a data set with one-hot labels from the CIFAR-10 python batches data_batch_1..5.',
+                  'create_cifar10 datasets/cifar10 cifar-10-batches-py')
+    new_dataset_arguments(sub, 'cifar10_dir', 'directory holding data_batch_1 ... data_batch_5')
+
+    sub = command('create_mnist', lib.create_mnist,
+                  'Create a data set with one-hot labels from MNIST\'s train-images-idx3-ubyte.gz and '
+                  'train-labels-idx1-ubyte.gz (digits padded to 32x32).',
+                  'create_mnist datasets/mnist mnist')
+    new_dataset_arguments(sub, 'mnist_dir', 'directory holding the two MNIST training files')
+
+    sub = command('create_demo', lib.create_demo,
+                  'Create a procedural data set of shapes over textured gradients, made locally with nothing '
+                  'to download; the same arguments give bit-identical records.',
+                  'create_demo DATA/demo32 --num_images 4000 --resolution 32')
+    sub.add_argument('tfrecord_dir', help='new data set directory (must not exist or be empty)')
+    sub.add_argument('--num_images', type=_positive_int, metavar='N', default=4000, help='number of images (default: 4000)')
+    sub.add_argument('--resolution', type=_resolution, metavar='R', default=32,
+                     help='size in pixels, a power of two >= 4 (default: 32)')
+    sub.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+
+    sub = command('info', lib.info, 'Print the resolutions, image counts per file, channels and label size.',
+                  'info DATA/demo32')
+    sub.add_argument('tfrecord_dir', help='data set directory')
+
+    sub = command('display', lib.display,
+                  'Print a summary line for each of the first images; with --output, also save them as a PNG grid.',
+                  'display DATA/demo32 --num_images 64 --output grid.png')
+    sub.add_argument('tfrecord_dir', help='data set directory')
+    sub.add_argument('--num_images', type=_positive_int, metavar='N', default=16, help='number of images (default: 16)')
+    sub.add_argument('--output', default=None, help='PNG file to write the grid of images to (default: none)')
+
+    sub = command('extract', lib.extract, 'Write the top-resolution images as OUTPUT_DIR/img%%08d.png.',
+                  'extract DATA/demo32 demo32-images')
+    sub.add_argument('tfrecord_dir', help='data set directory')
+    sub.add_argument('output_dir', help='new directory for the PNG files (must not exist or be empty)')
+
+    sub = command('compare', lib.compare,
+                  'Count the identical and different images (top resolution) and labels of two data sets, in order.',
+                  'compare datasets/a datasets/b')
+    sub.add_argument('tfrecord_dir_a', help='first data set directory')
+    sub.add_argument('tfrecord_dir_b', help='second data set directory')
+    sub.add_argument('--ignore_labels', type=_flag, metavar='{0,1}', default=False, help='1: do not compare labels (default: 0)')
+    return parser
+
+
+def main(argv=None):
+    args = vars(build_parser().parse_args(argv))
+    function = args.pop('function')
+    del args['command']
+    try:
+        function(**args)
+    except KeyboardInterrupt:
+        _fail('interrupted', 130)
+    except (lib.DatasetToolError, ValueError, OSError) as error:
+        _fail(error)
+
+
+if __name__ == '__main__':
+    main()
