@@ -131,7 +131,8 @@ def _conv_size(w):
 def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='cuda'):
     """Upsampling by `factor`, convolution with w and FIR filtering in one op.
 
-    Equals conv2d(upsample_2d(x, k), w) away from the borders;
+    Equals conv2d(upsample_2d(x, k), w) away from the borders, and
+    StyleGAN2's upsample_conv_2d for factor 2;
     [N, G*inC, H, W] -> [N, G*outC, H*factor, W*factor] for w of shape
     [kh, kh, inC, G*outC] (G > 1 means a grouped convolution).
     """
@@ -158,7 +159,9 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='c
             y = conv2d(y, w, padding='VALID', data_format='NHWC')
         else:
             y = run_grouped(transposed_conv, y, w)
-        return _simple(y, k, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2 + 1, impl=impl)
+        # StyleGAN2 ends with pad p // 2 + 1: the same for factor 2, its only
+        # use, but one pixel short per extra factor, contrary to its documented shape.
+        return _simple(y, k, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2 + factor - 1, impl=impl)
 
     return run_nhwc(run, x, data_format)
 
