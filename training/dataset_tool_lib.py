@@ -100,8 +100,11 @@ def resolution_pyramid(image):
     return levels
 
 
-def check_image_shape(shape):
-    channels, height, width = shape
+def check_image(image):
+    """Refuses a first image that the layout cannot hold: it fixes the data set's shape."""
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise DatasetToolError('images must be uint8 CHW arrays, found %s %s' % (image.dtype, list(image.shape)))
+    channels, height, width = image.shape
     if channels not in (1, 3):
         raise DatasetToolError('images must have 1 or 3 channels, found %d' % channels)
     if height != width:
@@ -115,7 +118,7 @@ def write_dataset(tfrecord_dir, images, labels=None, source=None):
     `labels` (optional) holds one row per image. `source` names the input in the
     error raised when `images` yields nothing. Returns the number of images written.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # here rather than at the top: see the module docstring
 
     staging = StagedDirectory(tfrecord_dir)
     name = os.path.basename(staging.final_dir)
@@ -127,7 +130,7 @@ def write_dataset(tfrecord_dir, images, labels=None, source=None):
         for image in images:
             if shape is None:
                 shape = image.shape
-                check_image_shape(shape)
+                check_image(image)
                 for level in range(int(math.log2(shape[1])), 1, -1):
                     path = os.path.join(staging.path, '%s-r%02d.tfrecords' % (name, level))
                     writers.append(tf.io.TFRecordWriter(path))
@@ -212,11 +215,13 @@ def probe_image(path):
     return info
 
 
-def select_images(paths, count, skipped, check=None):
+def select_images(paths, count, skipped, source, check=None):
     """The first `count` (all if None) paths that probe as images, as (path, grayscale, size).
 
-    `check(size)` may return a reason to refuse an image of that size.
+    `check(size)` may return a reason to refuse an image of that size. Raises when no
+    file of `source` qualifies.
     """
+    print('Checking the image files in %s' % source, flush=True)
     selected = []
     for path in paths:
         if count is not None and len(selected) == count:
@@ -231,6 +236,8 @@ def select_images(paths, count, skipped, check=None):
             skipped.add(path, reason)
         else:
             selected.append((path, grayscale, size))
+    if not selected:
+        raise DatasetToolError('no readable image in %s (%s)' % (source, skipped.summary()))
     return selected
 
 
@@ -284,9 +291,7 @@ def create_from_images(tfrecord_dir, image_dir, shuffle=True, num_images=None, r
     if shuffle:
         np.random.RandomState(SHUFFLE_SEED).shuffle(paths)
     skipped = SkippedFiles()
-    selected = select_images(paths, num_images, skipped)
-    if not selected:
-        raise DatasetToolError('no readable image in %s (%s)' % (image_dir, skipped.summary()))
+    selected = select_images(paths, num_images, skipped, image_dir)
     channels = 1 if all(grayscale for _, grayscale, _ in selected) else 3
     if resolution is None:
         resolution = min(selected[0][2])
@@ -318,9 +323,7 @@ def create_celeba(tfrecord_dir, celeba_dir, num_images=None, cx=89, cy=121, shuf
         return None
 
     skipped = SkippedFiles()
-    selected = select_images(list_files(celeba_dir), num_images, skipped, check_size)
-    if not selected:
-        raise DatasetToolError('no readable image in %s (%s)' % (celeba_dir, skipped.summary()))
+    selected = select_images(list_files(celeba_dir), num_images, skipped, celeba_dir, check_size)
     order = np.random.RandomState(SHUFFLE_SEED).permutation(len(selected)) if shuffle else range(len(selected))
 
     def images():
