@@ -15,7 +15,7 @@ _IMPLS = ('cuda', 'ref')
 
 
 def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, pady1=0, impl='cuda'):
-    """Pad, upsample, FIR-filter and downsample a batch of 2-D images.
+    """Upsample, pad, FIR-filter and downsample a batch of 2-D images.
 
     x is [majorDim, inH, inW, minorDim]. In order: insert up-1 zeros after
     every pixel, zero-pad by the pad amounts (negative amounts crop),
