@@ -80,7 +80,8 @@ def grouped_conv_candidates(groups):
 
     return [
         ('split into per-group conv2d (ours, static G)', lambda x, w: conv2d(x, w, data_format='NHWC')),
-        ('patches + batched matmul (ours, run-time G)', lambda x, w: conv2d(unknown_channels(x), w, data_format='NHWC')),
+        ('patches + batched matmul (ours, run-time G)',
+         lambda x, w: conv2d(unknown_channels(x), w, data_format='NHWC')),
         ('tf.map_fn over the groups', map_fn),
         ('dense conv2d with block-diagonal weights', block_diagonal),
         ('depthwise conv2d, then sum over inputs', depthwise_then_sum),
@@ -120,13 +121,14 @@ def grouped_upsample_conv_candidates():
 def fir_candidates():
     k = np.outer(FIR, FIR) / np.sum(FIR) ** 2
 
-    def depthwise(x, stride):
+    def depthwise(x):
         f = tf.tile(tf.constant(k[:, :, None, None], tf.float32), [1, 1, x.shape[3], 1])
-        return tf.nn.depthwise_conv2d(tf.pad(x, [[0, 0], [2, 1], [2, 1], [0, 0]]), f, [1, stride, stride, 1], 'VALID')
+        return tf.nn.depthwise_conv2d(tf.pad(x, [[0, 0], [2, 1], [2, 1], [0, 0]]), f, [1, 1, 1, 1], 'VALID')
 
     def one_channel_conv2d(x):
         n, h, w, c = x.shape
-        y = tf.reshape(tf.transpose(tf.pad(x, [[0, 0], [2, 1], [2, 1], [0, 0]]), [0, 3, 1, 2]), [n * c, h + 3, w + 3, 1])
+        y = tf.transpose(tf.pad(x, [[0, 0], [2, 1], [2, 1], [0, 0]]), [0, 3, 1, 2])
+        y = tf.reshape(y, [n * c, h + 3, w + 3, 1])
         y = tf.nn.conv2d(y, tf.constant(k[:, :, None, None], tf.float32), 1, 'VALID')
         return tf.transpose(tf.reshape(y, [n, c, h, w]), [0, 2, 3, 1])
 
@@ -139,10 +141,11 @@ def fir_candidates():
     return {
         'filter': [('filter_2d: two separable 1-D depthwise passes (ours)',
                     lambda x, w: filter_2d(x, FIR, data_format='NHWC')),
-                   ('one 2-D depthwise conv', lambda x, w: depthwise(x, 1)),
+                   ('one 2-D depthwise conv', lambda x, w: depthwise(x)),
                    ('1-channel conv2d over N*C images (StyleGAN2 ref)', lambda x, w: one_channel_conv2d(x))],
-        'down': [('downsample_2d: strided 2-D depthwise (ours)', lambda x, w: downsample_2d(x, FIR, data_format='NHWC')),
-                 ('2-D depthwise, then keep every 2nd pixel', lambda x, w: depthwise(x, 1)[:, ::2, ::2, :])],
+        'down': [('downsample_2d: strided 2-D depthwise (ours)',
+                  lambda x, w: downsample_2d(x, FIR, data_format='NHWC')),
+                 ('2-D depthwise, then keep every 2nd pixel', lambda x, w: depthwise(x)[:, ::2, ::2, :])],
         'up': [('upsample_2d: zero insertion + separable depthwise (ours)',
                 lambda x, w: upsample_2d(x, FIR, data_format='NHWC')),
                ('transposed depthwise conv', lambda x, w: transposed_depthwise(x))],

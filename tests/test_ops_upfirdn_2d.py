@@ -67,6 +67,10 @@ def conv_downsample_ref(x, w, k, factor):
         for b in range(x.shape[0])])
 
 
+# (factor, FIR taps, conv size) for the fused resample-and-conv ops.
+FUSED_CASES = [(2, [1, 3, 3, 1], 3), (2, None, 1), (3, [1, 2, 1], 3), (2, [1, 3, 3, 1], 4)]
+
+
 def to_nchw(x):
     return np.transpose(x, [0, 3, 1, 2])
 
@@ -93,7 +97,8 @@ def test_upfirdn_ref_by_hand():
 ])
 def test_upfirdn_matches_reference(k, up, down, pad):
     x = np.random.RandomState(0).randn(2, 5, 4, 3).astype(np.float32)
-    args = dict(upx=up[0], upy=up[1], downx=down[0], downy=down[1], padx0=pad[0], padx1=pad[1], pady0=pad[2], pady1=pad[3])
+    args = dict(upx=up[0], upy=up[1], downx=down[0], downy=down[1],
+                padx0=pad[0], padx1=pad[1], pady0=pad[2], pady1=pad[3])
     ref = upfirdn_ref(x, k, **args)
     with tf.Graph().as_default():
         y = upfirdn_2d(x, k, **args)
@@ -173,7 +178,7 @@ def test_upsample_and_downsample_are_aligned():
     np.testing.assert_allclose(both[0, 0, 2:-2, 2:-2], x[0, 0, 2:-2, 2:-2], **close)
 
 
-@pytest.mark.parametrize('factor, k, size', [(2, [1, 3, 3, 1], 3), (2, None, 1), (3, [1, 2, 1], 3), (2, [1, 3, 3, 1], 4)])
+@pytest.mark.parametrize('factor, k, size', FUSED_CASES)
 def test_upsample_conv_matches_stylegan2_reference(factor, k, size):
     rng = np.random.RandomState(3)
     x = rng.randn(2, 3, 4, 2).astype(np.float32)
@@ -187,7 +192,7 @@ def test_upsample_conv_matches_stylegan2_reference(factor, k, size):
     np.testing.assert_allclose(y, to_nchw(ref), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('factor, k, size', [(2, [1, 3, 3, 1], 3), (2, None, 1), (3, [1, 2, 1], 3), (2, [1, 3, 3, 1], 4)])
+@pytest.mark.parametrize('factor, k, size', FUSED_CASES)
 def test_conv_downsample_matches_stylegan2_reference(factor, k, size):
     rng = np.random.RandomState(4)
     x = rng.randn(2, 6, 7, 2).astype(np.float32)
