@@ -4,6 +4,7 @@ Run `python dataset_tool.py <command> --help` for each command's arguments.
 """
 
 import argparse
+import signal
 import sys
 
 from training import dataset_tool_lib as lib
@@ -18,6 +19,10 @@ class _Parser(argparse.ArgumentParser):
 def _fail(message, status=1):
     print('dataset_tool: error: %s' % message, file=sys.stderr)
     sys.exit(status)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _resolution(text):
@@ -148,6 +153,7 @@ def main(argv=None):
     args = vars(build_parser().parse_args(argv))
     function = args.pop('function')
     del args['command']
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
     try:
         function(**args)
     except KeyboardInterrupt:
