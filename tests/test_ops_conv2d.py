@@ -58,7 +58,7 @@ def test_nhwc_and_nchw_match_reference(stride, padding, shape):
 
 
 @pytest.mark.parametrize('static_channels', [True, False])
-@pytest.mark.parametrize('stride, padding', [(1, 'SAME'), (2, 'VALID')])
+@pytest.mark.parametrize('stride, padding', [(1, 'SAME'), (2, 'SAME'), (2, 'VALID')])
 def test_grouped_matches_per_group(static_channels, stride, padding):
     groups, in_c, out_c = 3, 2, 2
     rng = np.random.RandomState(1)

@@ -102,6 +102,7 @@ def conv2d(x=None, w=None, strides=1, padding='SAME', data_format='NCHW', *, inp
     x = tf.convert_to_tensor(_only('input', x, input))
     w = tf.convert_to_tensor(_only('filter', w, filters, filter), dtype=x.dtype)
     strides = _nhwc_strides(strides, data_format)
+    assert padding in ('SAME', 'VALID'), padding
 
     def conv(y):
         if _num_groups(y, w) is None:
