@@ -6,6 +6,7 @@ import scipy.signal
 import tensorflow as tf
 
 from dnnlib.tflib.ops.conv2d import conv2d
+from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
 from dnnlib.tflib.ops.upfirdn_2d import (conv_downsample_2d, downsample_2d, filter_2d, upfirdn_2d, upsample_2d,
                                          upsample_conv_2d)
 
@@ -283,3 +284,28 @@ def test_grouped_gradients_match_finite_differences(op, static_channels):
         dx = tf.gradients(tf.reduce_sum(tf.sin(y)), xp)[0]
         assert None not in tf.gradients(tf.reduce_sum(tf.square(dx)), [xp, wp])
     assert err < 1e-8
+
+
+def test_ops_build_under_tf1_shape_semantics():
+    # The authors' pickled source is built with TF1 shapes (x.shape[i] is a Dimension).
+    rng = np.random.RandomState(10)
+    x = rng.randn(1, 4, 4, 4).astype(np.float32)
+    w = rng.randn(3, 3, 2, 4).astype(np.float32)
+
+    def build(xp):
+        return [conv2d(xp, w), filter_2d(xp, [1, 2, 1]), upsample_2d(xp), downsample_2d(xp, [1, 3, 3, 1]),
+                upsample_conv_2d(xp, w, [1, 3, 3, 1]), conv_downsample_2d(xp, w, [1, 3, 3, 1]),
+                fused_bias_act(xp, tf.ones([4]), act='lrelu')]
+
+    with tf.Graph().as_default():
+        static = tf.constant(x)
+        dynamic = tf.compat.v1.placeholder_with_default(x, [None, None, 4, 4])
+        tf.compat.v1.disable_v2_tensorshape()
+        try:
+            ys = build(static) + build(dynamic)
+        finally:
+            tf.compat.v1.enable_v2_tensorshape()
+        expected = build(static) * 2
+        ys, expected = evaluate([ys, expected])
+    for y, e in zip(ys, expected):
+        np.testing.assert_allclose(y, e, rtol=1e-5, atol=1e-6)

@@ -11,9 +11,18 @@ choices).
 import tensorflow as tf
 
 
+def static_dim(x, i):
+    """Size of axis i of x as a Python int, or None when unknown.
+
+    Works under TF1 shape semantics (TensorShape items are Dimensions), which
+    the pickled network source of the authors needs while it builds.
+    """
+    return tf.compat.v1.dimension_value(x.shape[i])
+
+
 def dim(x, i):
     """Size of axis i of x: a Python int when static, else a scalar tensor."""
-    size = x.shape[i]
+    size = static_dim(x, i)
     return size if size is not None else tf.shape(x)[i]
 
 
@@ -43,12 +52,13 @@ def run_grouped(fn, x, w):
 
 def _num_groups(x, w):
     """G for x with G * inC channels (NHWC); None when only known at run time."""
-    in_c = w.shape[2]
+    in_c = static_dim(w, 2)
     assert in_c is not None, 'the input channels of w must be static'
-    if x.shape[3] is None:
+    x_c = static_dim(x, 3)
+    if x_c is None:
         return None
-    assert x.shape[3] % in_c == 0, (x.shape, w.shape)
-    return x.shape[3] // in_c
+    assert x_c % in_c == 0, (x.shape, w.shape)
+    return x_c // in_c
 
 
 def _grouped_conv_by_patches(x, w, strides, padding):
@@ -58,7 +68,7 @@ def _grouped_conv_by_patches(x, w, strides, padding):
     all groups with their weights in one batched matmul; unlike a loop over
     the groups, this builds no control flow.
     """
-    kh, kw, in_c = w.shape[0], w.shape[1], w.shape[2]
+    kh, kw, in_c = static_dim(w, 0), static_dim(w, 1), static_dim(w, 2)
     groups = tf.shape(x)[3] // in_c
     p = tf.image.extract_patches(x, [1, kh, kw, 1], strides, [1, 1, 1, 1], padding)
     n, oh, ow = dim(p, 0), dim(p, 1), dim(p, 2)

@@ -9,7 +9,7 @@ NCHW inputs are transposed in and out once per call.
 import numpy as np
 import tensorflow as tf
 
-from .conv2d import conv2d, dim, run_grouped, run_nhwc
+from .conv2d import conv2d, dim, run_grouped, run_nhwc, static_dim
 
 _IMPLS = ('cuda', 'ref')
 
@@ -124,8 +124,9 @@ def downsample_2d(x, k=None, factor=2, gain=1, data_format='NCHW', impl='cuda'):
 
 def _conv_size(w):
     """Spatial size of square HWIO weights w."""
-    assert w.shape.rank == 4 and w.shape[0] is not None and w.shape[0] == w.shape[1], w.shape
-    return w.shape[0]
+    size = static_dim(w, 0)
+    assert w.shape.rank == 4 and size is not None and size == static_dim(w, 1), w.shape
+    return size
 
 
 def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='cuda'):
@@ -152,7 +153,7 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='c
         return tf.nn.conv2d_transpose(xg, wt, out_shape, strides=[1, factor, factor, 1], padding='VALID')
 
     def run(y):
-        if y.shape[3] is None:
+        if static_dim(y, 3) is None:
             # The group count is only known at run time: correlate the
             # zero-upsampled input, padded for a full correlation, with w.
             y = _pad(_insert_zeros(y, factor, factor), size - 1, size - factor, size - 1, size - factor)
