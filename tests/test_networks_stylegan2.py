@@ -51,7 +51,8 @@ def test_variables_equal_authors_tables(tf_session, spec):
         assert got['trainable'] == sorted(want['trainable']), name
         for key in ('input_shapes', 'output_shapes', 'input_names', 'output_names'):
             assert got[key] == want[key], (name, key)
-        assert sum(int(np.prod(s)) for s in got['variables'].values()) == expected['num_params'][name], name
+        num_trainable = sum(int(np.prod(got['variables'][v])) for v in got['trainable'])
+        assert num_trainable == expected['num_params'][name], name
 
 
 def _tiny_kwargs(resolution=16):
@@ -103,9 +104,10 @@ def test_modulated_conv_equals_per_sample_weights(tf_session):
     with tf.compat.v1.variable_scope('ModTest'):
         y = nets.modulated_conv2d_layer(tf.constant(x_np), [tf.constant(w_style)], fmaps=2, kernel=3)
     tflib.init_uninitialized_vars()
-    weight, mod_w, mod_b = tflib.run([tf.compat.v1.get_default_graph().get_tensor_by_name('ModTest/weight:0'),
-                                      tf.compat.v1.get_default_graph().get_tensor_by_name('ModTest/mod_weight:0'),
-                                      tf.compat.v1.get_default_graph().get_tensor_by_name('ModTest/mod_bias:0')])
+    variables = {v.name: v for v in tf.compat.v1.global_variables('ModTest')}
+    weight, mod_w, mod_b = tflib.run([variables['ModTest/%s:0' % n] for n in ('weight', 'mod_weight', 'mod_bias')])
+    mod_b = mod_b + rnd.randn(*mod_b.shape).astype(np.float32)  # exercise the bias path too
+    tflib.set_vars({variables['ModTest/mod_bias:0']: mod_b})
     got = tflib.run(y)
     w = weight / np.sqrt(3 * 3 * 4)
     s = w_style @ (mod_w / np.sqrt(6)) + mod_b + 1

@@ -67,6 +67,14 @@ def _as_list(x):
     return list(x) if isinstance(x, (tuple, list)) else [x]
 
 
+def _apply_transform(transform, tensors):
+    """dict(func=function or dotted name, **kwargs) applied to a list of tensors."""
+    kwargs = dict(transform)
+    func = kwargs.pop('func')
+    func = util.get_obj_by_name(func) if isinstance(func, str) else func
+    return _as_list(func(*tensors, **kwargs))
+
+
 class Network:
     """A network: its build function, static arguments, components and variables.
 
@@ -316,12 +324,10 @@ class Network:
                     net = self.clone() if assume_frozen else self
                     inputs = list(in_split[tower])
                     if input_transform is not None:
-                        transform = dict(input_transform)
-                        inputs = _as_list(util.call_func_by_name(*inputs, **transform))
+                        inputs = _apply_transform(input_transform, inputs)
                     outputs = net.get_output_for(*inputs, return_as_list=True, **dynamic_kwargs)
                     if output_transform is not None:
-                        transform = dict(output_transform)
-                        outputs = _as_list(util.call_func_by_name(*outputs, **transform))
+                        outputs = _apply_transform(output_transform, outputs)
                     out_split.append(outputs)
             with tf.device('/cpu:0'):
                 out_expr = [tf.concat(outputs, axis=0) for outputs in zip(*out_split)]
