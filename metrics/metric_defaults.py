@@ -1,0 +1,27 @@
+"""The metrics known by name (run_metrics.py --metrics, run_training.py --metrics)."""
+
+from dnnlib import EasyDict
+from metrics.metric_base import MetricError
+
+_ACCURACY = 'metrics.fingerprint_accuracy.FingerprintAccuracy'
+_FID = 'metrics.frechet_inception_distance.FID'
+_FID_ACCURACY = 'metrics.frechet_inception_distance.FIDFingerprintAccuracy'
+
+metric_defaults = EasyDict((args.name, args) for args in [
+    EasyDict(name='watermark_accuracy_1k', func_name=_ACCURACY, num_images=1000, minibatch_per_gpu=8),
+    EasyDict(name='watermark_accuracy_10k', func_name=_ACCURACY, num_images=10000, minibatch_per_gpu=8),
+    EasyDict(name='fid_watermark_accuracy_30k', func_name=_FID_ACCURACY, num_images=30000, minibatch_per_gpu=8),
+    EasyDict(name='fid_watermark_accuracy_1k', func_name=_FID_ACCURACY, num_images=1000, minibatch_per_gpu=8),
+    EasyDict(name='fid50k', func_name=_FID, num_images=50000, minibatch_per_gpu=8),
+    EasyDict(name='fid1k', func_name=_FID, num_images=1000, minibatch_per_gpu=8),
+])
+
+
+def get_metric_kwargs(names):
+    """Copies of the registry entries of the given metric names (a list or a comma-separated string)."""
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(',') if name.strip()]
+    unknown = [name for name in names if name not in metric_defaults]
+    if unknown:
+        raise MetricError('unknown metric %s (known: %s)' % (', '.join(unknown), ', '.join(metric_defaults)))
+    return [EasyDict(metric_defaults[name]) for name in names]

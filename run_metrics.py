@@ -1,0 +1,130 @@
+"""Evaluate metrics on a network pickle (ours or the authors' (E, G, D, Gs), or any
+StyleGAN2 generator pickle for FID).
+
+Each call makes a run directory <result-dir>/<id>-run-metrics/ holding log.txt and
+one metric-<name>.txt per metric with a line of results.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+
+import dnnlib  # noqa: E402  (after the TensorFlow log level is set)
+import dnnlib.tflib as tflib  # noqa: E402
+from metrics import frechet_inception_distance  # noqa: E402
+from metrics import metric_base  # noqa: E402
+from metrics import metric_defaults  # noqa: E402
+from training import dataset  # noqa: E402
+
+_USER_ERRORS = (metric_base.MetricError, OSError, ValueError)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line instead of argparse's usage block, like every other error of the script.
+        _fail(message, 2)
+
+
+def _fail(message, status=1):
+    print('run_metrics: error: %s' % message, file=sys.stderr)
+    sys.exit(status)
+
+
+def _bool(text):
+    value = str(text).lower()
+    if value not in ('1', '0', 'true', 'false', 'yes', 'no'):
+        raise argparse.ArgumentTypeError('%r is not a boolean (true/false)' % text)
+    return value in ('1', 'true', 'yes')
+
+
+def _positive_int(text):
+    if not str(text).isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError('%r is not a positive integer' % text)
+    return int(text)
+
+
+def build_parser():
+    parser = _Parser(
+        prog='run_metrics.py',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set. FID metrics need '
+               '--dataset and the Inception-v3 feature network inception_v3_features.pkl: --inception, else '
+               '$%s, else a download from %s kept in $DNNLIB_CACHE_DIR (default ~/.cache/dnnlib).\n\n'
+               'Example: python run_metrics.py --data-dir=datasets --dataset=celeba_align_png_cropped_30k '
+               '--network=models/celeba_align_png_cropped_30k_128x128.pkl --metrics=fid_watermark_accuracy_30k'
+               % (', '.join(metric_defaults.metric_defaults), frechet_inception_distance.INCEPTION_ENV,
+                  frechet_inception_distance.INCEPTION_URL))
+    parser.add_argument('--network', dest='network_pkl', required=True, metavar='PKL',
+                        help='network pickle: a path or URL')
+    parser.add_argument('--metrics', default='fid_watermark_accuracy_30k', metavar='LIST',
+                        help='comma-separated metric names (default: %(default)s)')
+    parser.add_argument('--data-dir', default=None, metavar='DIR', help='folder holding the data sets')
+    parser.add_argument('--dataset', default=None, metavar='NAME',
+                        help='data set directory under --data-dir, for the real images of FID')
+    parser.add_argument('--mirror-augment', type=_bool, nargs='?', const=True, default=False, metavar='BOOL',
+                        help='mirror the real images at random, as in training (default: %(default)s)')
+    parser.add_argument('--num-gpus', type=_positive_int, default=1, metavar='N',
+                        help='towers to run on: GPUs, or logical CPU devices without a GPU (default: %(default)s)')
+    parser.add_argument('--result-dir', default='results', metavar='DIR',
+                        help='folder of the run directories (default: %(default)s)')
+    parser.add_argument('--inception', default=None, metavar='PKL',
+                        help='local inception_v3_features.pkl for FID (default: $%s, else the download cache)'
+                             % frechet_inception_distance.INCEPTION_ENV)
+    return parser
+
+
+def _prepare(args):
+    """Check the arguments before a run directory is made; the metrics' registry entries."""
+    metric_kwargs = metric_defaults.get_metric_kwargs(args.metrics)
+    if not metric_kwargs:
+        raise metric_base.MetricError('no metric given (--metrics)')
+    if not dnnlib.util.is_url(args.network_pkl) and not os.path.isfile(args.network_pkl):
+        raise metric_base.MetricError('network pickle not found: %s' % args.network_pkl)
+    classes = [dnnlib.util.get_obj_by_name(kwargs.func_name) for kwargs in metric_kwargs]
+    if args.dataset is not None:
+        dataset.list_record_files(os.path.join(args.data_dir or '', args.dataset))
+    else:
+        needing = [kwargs.name for kwargs, cls in zip(metric_kwargs, classes) if cls.needs_dataset]
+        if needing:
+            raise metric_base.MetricError('%s needs real images: give --dataset (and --data-dir)' % ', '.join(needing))
+    if any(cls.uses_feature_network for cls in classes):
+        source = frechet_inception_distance.inception_source(args.inception)
+        frechet_inception_distance.check_feature_network(source)
+        for kwargs, cls in zip(metric_kwargs, classes):
+            if cls.uses_feature_network:
+                kwargs.inception = source
+    return metric_kwargs
+
+
+def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, submit_config):
+    """Evaluate the metrics into the run directory; returns an error message, or None on success."""
+    try:
+        metric_base.MetricGroup(metric_kwargs).run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir,
+                                                   dataset_args=dataset_args, mirror_augment=mirror_augment,
+                                                   num_gpus=num_gpus)
+    except _USER_ERRORS as exc:
+        return str(exc)
+    return None
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        metric_kwargs = _prepare(args)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    tflib.init_tf({'num_cpu_devices': args.num_gpus})
+    submit_config = dnnlib.SubmitConfig(result_dir=args.result_dir, run_desc='run-metrics', num_gpus=args.num_gpus)
+    dataset_args = None if args.dataset is None else dnnlib.EasyDict(tfrecord_dir=args.dataset)
+    error = dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkl=args.network_pkl,
+                              metric_kwargs=metric_kwargs, data_dir=args.data_dir, dataset_args=dataset_args,
+                              mirror_augment=args.mirror_augment, num_gpus=args.num_gpus)
+    if error is not None:
+        _fail(error)
+
+
+if __name__ == '__main__':
+    main()
