@@ -24,11 +24,15 @@ def tiny_generator(name='Gs', watermark_size=4, **kwargs):
                          **dict(TINY_G, **kwargs))
 
 
+def tiny_decoder(watermark_size=4):
+    return tflib.Network('E', func_name='training.networks_stylegan2.E_stylegan2_watermark',
+                         watermark_size=watermark_size, **TINY)
+
+
 def tiny_fingerprint_networks(watermark_size=4):
     """Random (E, G, D, Gs) of the config-e networks at 8x8."""
     G = tiny_generator('G', watermark_size)
-    E = tflib.Network('E', func_name='training.networks_stylegan2.E_stylegan2_watermark',
-                      watermark_size=watermark_size, **TINY)
+    E = tiny_decoder(watermark_size)
     D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', resolution=8, fmap_base=64, fmap_max=16)
     return E, G, D, G.clone('Gs')
 
