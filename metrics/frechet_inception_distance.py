@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import os
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -32,7 +33,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2):
     |mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))."""
     mean_term = np.square(np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)).sum()
-    root = scipy.linalg.sqrtm(np.dot(sigma1, sigma2))
+    with warnings.catch_warnings():
+        # Covariances of fewer images than features are singular; their product still has the root we need.
+        warnings.simplefilter('ignore', scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(np.dot(sigma1, sigma2))
     # Rounding makes the root of a (near-)singular product slightly complex; the imaginary part is noise.
     return float(mean_term + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(np.real(root)))
 
