@@ -53,23 +53,23 @@ def inception_source(inception=None):
 
 
 @contextlib.contextmanager
-def _feature_network_errors(source):
+def _feature_network_errors():
     try:
         yield
     except (OSError, ValueError) as exc:
-        raise MetricError('cannot load the Inception-v3 feature network %s: %s; put inception_v3_features.pkl '
-                          'there, or give its path with --inception or the environment variable %s'
-                          % (source, exc, INCEPTION_ENV)) from exc
+        raise MetricError('cannot load the Inception-v3 feature network: %s; a local copy of '
+                          'inception_v3_features.pkl can be given with --inception or the environment variable %s'
+                          % (exc, INCEPTION_ENV)) from exc
 
 
 def check_feature_network(source):
     """Make sure the feature network file is readable (downloading it into the cache if it is a URL)."""
-    with _feature_network_errors(source), dnnlib.util.open_url(source):
+    with _feature_network_errors(), dnnlib.util.open_url(source):
         pass
 
 
 def load_feature_network(source):
-    with _feature_network_errors(source):
+    with _feature_network_errors():
         network = misc.load_pkl(source)
     if not isinstance(network, tflib.Network) or network.num_inputs != 1:
         raise MetricError('%s does not hold a feature network (one network, images in, features out)' % source)

@@ -1,0 +1,108 @@
+"""Tests for run_metrics.py: whole runs in a subprocess, argument errors in-process."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+import run_metrics
+from dnnlib.tflib import tfutil
+from training import dataset_tool_lib
+from training import misc
+from test_frechet_inception_distance import save_standin_feature_pickle
+from test_metric_base import TINY_G, save_tiny_pickle
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp('run_metrics')
+    paths = dnnlib.EasyDict(root=str(root), data_dir=str(root / 'data'), network=str(root / 'network-snapshot-000000.pkl'),
+                            plain=str(root / 'stylegan2.pkl'), inception=str(root / 'standin.pkl'))
+    with tf.Graph().as_default(), tfutil.create_session().as_default():
+        save_tiny_pickle(paths.network)
+        misc.save_pkl(tflib.Network('Gs', func_name='training.networks_stylegan2.G_main', **TINY_G), paths.plain)
+        save_standin_feature_pickle(paths.inception)
+    dataset_tool_lib.create_demo(os.path.join(paths.data_dir, 'demo8'), num_images=64, resolution=8)
+    return paths
+
+
+def run_script(args, tmp_path):
+    env = dict(os.environ, DNNLIB_CACHE_DIR=str(tmp_path / 'cache'))
+    env.pop('INCEPTION_PKL', None)
+    return subprocess.run([sys.executable, 'run_metrics.py'] + args, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def one_line_error(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('run_metrics: error: '), err
+    return lines[0]
+
+
+def test_accuracy_without_data_then_fid_with_data(files, tmp_path):
+    results = str(tmp_path / 'results')
+    proc = run_script(['--network', files.network, '--metrics', 'watermark_accuracy_1k', '--result-dir', results],
+                      tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    fields = open(os.path.join(results, '00000-run-metrics', 'metric-watermark_accuracy_1k.txt')).read().split()
+    assert fields[:2] == ['network-snapshot-000000', 'time']
+    names = fields[3::2]
+    assert names == ['watermark_accuracy_1k_watermark_bit_accuracy', 'watermark_accuracy_1k_watermark_instance_accuracy',
+                     'watermark_accuracy_1k_watermark_p_value']
+    assert 0.3 < float(fields[4]) < 0.7
+    assert 'watermark_accuracy_1k_watermark_bit_accuracy' in open(os.path.join(results, '00000-run-metrics',
+                                                                               'log.txt')).read()
+
+    proc = run_script(['--network', files.network, '--metrics', 'fid_watermark_accuracy_1k',
+                       '--data-dir', files.data_dir, '--dataset', 'demo8', '--inception', files.inception,
+                       '--num-gpus', '2', '--mirror-augment', 'false', '--result-dir', results], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    fields = open(os.path.join(results, '00001-run-metrics', 'metric-fid_watermark_accuracy_1k.txt')).read().split()
+    assert fields[3::2] == ['fid_watermark_accuracy_1k_fid', 'fid_watermark_accuracy_1k_watermark_bit_accuracy',
+                            'fid_watermark_accuracy_1k_watermark_instance_accuracy',
+                            'fid_watermark_accuracy_1k_watermark_p_value']
+    assert float(fields[4]) > 0
+    assert len(os.listdir(str(tmp_path / 'cache' / 'metric-cache'))) == 1
+
+
+def test_generator_without_fingerprint_fails_in_one_line(files, tmp_path):
+    proc = run_script(['--network', files.plain, '--metrics', 'watermark_accuracy_1k',
+                       '--result-dir', str(tmp_path / 'results')], tmp_path)
+    assert proc.returncode == 1
+    assert 'has no fingerprint input' in one_line_error(proc.stderr)
+
+
+@pytest.mark.parametrize('args, expected', [
+    (['--network', '{root}/absent.pkl', '--metrics', 'watermark_accuracy_1k'], 'network pickle not found'),
+    (['--network', '{network}', '--metrics', 'fid_watermark_accuracy_50k'], 'unknown metric fid_watermark_accuracy_50k'),
+    (['--network', '{network}', '--metrics', 'fid1k'], 'fid1k needs real images: give --dataset'),
+    (['--network', '{network}', '--metrics', 'fid1k', '--data-dir', '{data_dir}', '--dataset', 'absent'],
+     'data set directory not found'),
+    (['--network', '{network}', '--metrics', 'fid1k', '--data-dir', '{data_dir}', '--dataset', 'demo8',
+      '--inception', '{root}/absent.pkl'], 'INCEPTION_PKL'),
+    (['--network', '{network}', '--num-gpus', '0'], "'0' is not a positive integer"),
+    (['--metrics', 'fid1k'], 'required: --network'),
+])
+def test_argument_errors_are_one_line(files, tmp_path, capsys, args, expected):
+    results = str(tmp_path / 'results')
+    with pytest.raises(SystemExit) as info:
+        run_metrics.main([arg.format(**files) for arg in args] + ['--result-dir', results])
+    assert info.value.code != 0
+    assert expected in one_line_error(capsys.readouterr().err)
+    assert not os.path.exists(results)
+
+
+def test_help_lists_metrics_and_flags(capsys):
+    with pytest.raises(SystemExit) as info:
+        run_metrics.main(['--help'])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for word in ('--network', '--metrics', '--dataset', '--data-dir', '--result-dir', '--num-gpus', '--mirror-augment',
+                 '--inception', 'fid_watermark_accuracy_30k', 'watermark_accuracy_1k', 'INCEPTION_PKL'):
+        assert word in text
