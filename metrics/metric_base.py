@@ -47,6 +47,8 @@ class MetricBase:
     uses_feature_network = False  # it takes the Inception feature network (kwarg `inception`)
 
     def __init__(self, name, num_images, minibatch_per_gpu=8):
+        if int(num_images) < 1 or int(minibatch_per_gpu) < 1:
+            raise ValueError('metric %s: num_images and minibatch_per_gpu must be positive' % name)
         self.name = name
         self.num_images = int(num_images)
         self.minibatch_per_gpu = int(minibatch_per_gpu)
@@ -71,14 +73,16 @@ class MetricBase:
         tf_config = dict(tf_config or {})
         tf_config.setdefault('num_cpu_devices', num_gpus)
         network_name = os.path.splitext(os.path.basename(str(network_pkl).rstrip('/')))[0]
+        graph = tf.Graph()
         try:
-            with tf.Graph().as_default(), tflib.create_session(tf_config).as_default():
+            with graph.as_default(), tflib.create_session(tf_config).as_default():
                 E, _G, _D, Gs = misc.load_networks(network_pkl)
                 return self.run_networks(E, Gs, network_name, run_dir=run_dir, data_dir=data_dir,
                                          dataset_args=dataset_args, mirror_augment=mirror_augment,
                                          num_gpus=num_gpus, log_results=log_results, Gs_kwargs=Gs_kwargs)
         finally:
-            self._graph, self._graph_cache = None, {}  # that graph is gone; let it be freed
+            if self._graph is graph:
+                self._graph, self._graph_cache = None, {}  # that graph is done with; let it be freed
 
     def run_networks(self, E, Gs, network_name, run_dir=None, data_dir=None, dataset_args=None,
                      mirror_augment=False, num_gpus=1, log_results=True, Gs_kwargs=None):
@@ -214,7 +218,7 @@ class MetricBase:
 
     def _dataset(self):
         kwargs = self._dataset_kwargs()
-        return self._cached(('dataset', repr(sorted(kwargs.items()))),
+        return self._cached(('dataset', self._context.data_dir, repr(sorted(kwargs.items()))),
                             lambda: dataset.load_dataset(data_dir=self._context.data_dir, **kwargs))
 
     def _cache_dir(self):
