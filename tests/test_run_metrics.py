@@ -45,33 +45,29 @@ def one_line_error(err):
     return lines[0]
 
 
-def test_accuracy_without_data_then_fid_with_data(files, tmp_path):
+def test_accuracy_and_fid_on_a_pickle(files, tmp_path):
     results = str(tmp_path / 'results')
-    proc = run_script(['--network', files.network, '--metrics', 'watermark_accuracy_1k', '--result-dir', results],
-                      tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    fields = open(os.path.join(results, '00000-run-metrics', 'metric-watermark_accuracy_1k.txt')).read().split()
-    assert fields[:2] == ['network-snapshot-000000', 'time']
-    names = fields[3::2]
-    assert names == ['watermark_accuracy_1k_watermark_bit_accuracy', 'watermark_accuracy_1k_watermark_instance_accuracy',
-                     'watermark_accuracy_1k_watermark_p_value']
-    assert 0.3 < float(fields[4]) < 0.7
-    assert 'watermark_accuracy_1k_watermark_bit_accuracy' in open(os.path.join(results, '00000-run-metrics',
-                                                                               'log.txt')).read()
-
-    proc = run_script(['--network', files.network, '--metrics', 'fid_watermark_accuracy_1k',
+    proc = run_script(['--network', files.network, '--metrics', 'watermark_accuracy_1k,fid_watermark_accuracy_1k',
                        '--data-dir', files.data_dir, '--dataset', 'demo8', '--inception', files.inception,
                        '--num-gpus', '2', '--mirror-augment', 'false', '--result-dir', results], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    fields = open(os.path.join(results, '00001-run-metrics', 'metric-fid_watermark_accuracy_1k.txt')).read().split()
+    run_dir = os.path.join(results, '00000-run-metrics')
+    fields = open(os.path.join(run_dir, 'metric-watermark_accuracy_1k.txt')).read().split()
+    assert fields[:2] == ['network-snapshot-000000', 'time']
+    assert fields[3::2] == ['watermark_accuracy_1k_watermark_bit_accuracy',
+                            'watermark_accuracy_1k_watermark_instance_accuracy', 'watermark_accuracy_1k_watermark_p_value']
+    assert 0.3 < float(fields[4]) < 0.7
+    fields = open(os.path.join(run_dir, 'metric-fid_watermark_accuracy_1k.txt')).read().split()
     assert fields[3::2] == ['fid_watermark_accuracy_1k_fid', 'fid_watermark_accuracy_1k_watermark_bit_accuracy',
                             'fid_watermark_accuracy_1k_watermark_instance_accuracy',
                             'fid_watermark_accuracy_1k_watermark_p_value']
     assert float(fields[4]) > 0
+    assert 'fid_watermark_accuracy_1k_fid' in open(os.path.join(run_dir, 'log.txt')).read()
     assert len(os.listdir(str(tmp_path / 'cache' / 'metric-cache'))) == 1
 
 
 def test_generator_without_fingerprint_fails_in_one_line(files, tmp_path):
+    # Fingerprint accuracy alone needs no data set: the run gets as far as the generator.
     proc = run_script(['--network', files.plain, '--metrics', 'watermark_accuracy_1k',
                        '--result-dir', str(tmp_path / 'results')], tmp_path)
     assert proc.returncode == 1
