@@ -77,25 +77,20 @@ def build_parser():
 
 
 def _prepare(args):
-    """Check the arguments before a run directory is made; the metrics' registry entries."""
+    """Check the arguments before a run directory is made; returns the metrics' registry entries."""
     metric_kwargs = metric_defaults.get_metric_kwargs(args.metrics)
     if not metric_kwargs:
         raise metric_base.MetricError('no metric given (--metrics)')
     if not dnnlib.util.is_url(args.network_pkl) and not os.path.isfile(args.network_pkl):
         raise metric_base.MetricError('network pickle not found: %s' % args.network_pkl)
-    classes = [dnnlib.util.get_obj_by_name(kwargs.func_name) for kwargs in metric_kwargs]
     if args.dataset is not None:
         dataset.list_record_files(os.path.join(args.data_dir or '', args.dataset))
     else:
-        needing = [kwargs.name for kwargs, cls in zip(metric_kwargs, classes) if cls.needs_dataset]
+        needing = [kwargs.name for kwargs in metric_kwargs
+                   if dnnlib.util.get_obj_by_name(kwargs.func_name).needs_dataset]
         if needing:
             raise metric_base.MetricError('%s needs real images: give --dataset (and --data-dir)' % ', '.join(needing))
-    if any(cls.uses_feature_network for cls in classes):
-        source = frechet_inception_distance.inception_source(args.inception)
-        frechet_inception_distance.check_feature_network(source)
-        for kwargs, cls in zip(metric_kwargs, classes):
-            if cls.uses_feature_network:
-                kwargs.inception = source
+    metric_defaults.check_feature_network(metric_kwargs, args.inception)
     return metric_kwargs
 
 

@@ -92,15 +92,19 @@ class MetricBase:
         built on the first call and reused while the networks and settings stay
         the same, so repeated evaluations add nothing to the graph.
         dataset_args: load_dataset kwargs (at least tfrecord_dir) for metrics that
-        read real images or a conditional generator's labels. With log_results,
+        read real images or a conditional generator's labels; the real images are
+        mirrored at random if mirror_augment or dataset_args['mirror_augment'] is set. Gs_kwargs: keyword
+        arguments of Gs (default is_validation=True). With log_results,
         the result line is printed, appended to <run_dir>/metric-<name>.txt and
         reported to autosummary as Metrics/<name><suffix>. Returns {name+suffix: value}.
         """
         start = time.time()
         self._results = []
         self._network_name = network_name
-        self._context = dnnlib.EasyDict(run_dir=run_dir, data_dir=data_dir, dataset_args=dict(dataset_args or {}),
-                                        mirror_augment=bool(mirror_augment), resolution=int(Gs.output_shape[-1]))
+        dataset_args = dict(dataset_args or {})
+        self._context = dnnlib.EasyDict(run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
+                                        mirror_augment=bool(mirror_augment or dataset_args.get('mirror_augment')),
+                                        resolution=int(Gs.output_shape[-1]))
         self._progress_time = start
         self._evaluate(E, Gs, dict(DEFAULT_GS_KWARGS if Gs_kwargs is None else Gs_kwargs), num_gpus)
         self._eval_time = time.time() - start

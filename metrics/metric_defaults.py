@@ -1,5 +1,6 @@
 """The metrics known by name (run_metrics.py --metrics, run_training.py --metrics)."""
 
+import dnnlib
 from dnnlib import EasyDict
 from metrics.metric_base import MetricError
 
@@ -25,3 +26,15 @@ def get_metric_kwargs(names):
     if unknown:
         raise MetricError('unknown metric %s (known: %s)' % (', '.join(unknown), ', '.join(metric_defaults)))
     return [EasyDict(metric_defaults[name]) for name in names]
+
+
+def check_feature_network(metric_kwargs, inception=None):
+    """For metrics that need the Inception network: check it can be had and record where it comes from."""
+    from metrics import frechet_inception_distance  # pylint: disable=import-outside-toplevel
+    needing = [kwargs for kwargs in metric_kwargs
+               if dnnlib.util.get_obj_by_name(kwargs.func_name).uses_feature_network]
+    if needing:
+        source = frechet_inception_distance.inception_source(inception)
+        frechet_inception_distance.check_feature_network(source)
+        for kwargs in needing:
+            kwargs.inception = source
