@@ -2,9 +2,9 @@
 `<result_dir>/<5-digit id>-<description>/` and its console output is copied
 into `log.txt` there."""
 
+import inspect
 import os
 import re
-import sys
 import time
 import traceback
 
@@ -59,8 +59,8 @@ def create_run_dir(result_dir, run_desc):
 def submit_run(submit_config, run_func_name, **run_func_kwargs):
     """Create the run directory, tee the console to log.txt and call the run function.
 
-    The run function receives `submit_config` (with run_dir set) as keyword
-    argument `submit_config` when it accepts one.
+    The run function receives `run_dir` and/or `submit_config` (with run_dir
+    set) as keyword arguments when its signature names them.
     """
     submit_config = SubmitConfig(**submit_config)
     submit_config.run_func_name = run_func_name
@@ -70,15 +70,20 @@ def submit_run(submit_config, run_func_name, **run_func_kwargs):
     try:
         print('Run directory: %s' % submit_config.run_dir)
         func = util.get_obj_by_name(run_func_name)
-        import inspect
-        if 'submit_config' in inspect.signature(func).parameters:
-            run_func_kwargs = dict(run_func_kwargs, submit_config=submit_config)
+        params = inspect.signature(func).parameters
+        run_func_kwargs = dict(run_func_kwargs)
+        if 'submit_config' in params:
+            run_func_kwargs['submit_config'] = submit_config
+        if 'run_dir' in params:
+            run_func_kwargs['run_dir'] = submit_config.run_dir
         return func(**run_func_kwargs)
     except KeyboardInterrupt:
         print('Interrupted after %s.' % util.format_time(time.time() - start))
         raise
     except Exception:
-        traceback.print_exc(file=sys.stdout)
+        # The caller decides what the console shows; the log keeps the whole story.
+        if logger.file is not None:
+            logger.file.write(traceback.format_exc())
         raise
     finally:
         with open(os.path.join(submit_config.run_dir, '_finished.txt'), 'w') as f:

@@ -4,7 +4,8 @@
 value, either in the graph (a tensor: the accumulation runs whenever the
 returned tensor is evaluated) or in Python (a number). `save_summaries` writes
 mean and standard deviation of everything accumulated since the last call and
-returns the means.
+returns the means. Graph accumulators are variables: initialise them with
+tflib.init_uninitialized_vars() once the graph is built.
 """
 
 import weakref
@@ -36,7 +37,6 @@ def _accumulator(name):
         safe = name.replace('/', '_').replace(' ', '_')
         with tfutil.absolute_name_scope('Autosummary/' + safe), tf.control_dependencies(None), tf.device('/cpu:0'):
             var = tfv1.Variable(tf.zeros([3], tf.float64), trainable=False, name='acc')
-        tfutil.run(var.initializer)
         state['accumulators'][name] = var
         state['read_and_reset'] = None
     return var

@@ -1,0 +1,48 @@
+"""Loss helpers and the immunisation perturbations."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dnnlib import tflib
+from training import loss, perturbations
+
+
+def test_fingerprint_sampler_fresh_and_fixed_set(tf_session):
+    fresh = tflib.run(loss.FingerprintSampler(16).sample(512))
+    assert set(np.unique(fresh)) == {0.0, 1.0} and abs(fresh.mean() - 0.5) < 0.05
+    sampler = loss.FingerprintSampler(16, set_size=3, seed=4)
+    drawn = tflib.run(sampler.sample(64))
+    rows = {tuple(r) for r in sampler.fixed_set}
+    assert {tuple(r) for r in drawn} <= rows and len({tuple(r) for r in drawn}) == 3
+
+
+def test_bit_accuracy(tf_session):
+    logits = tf.constant([[2.0, -1.0, 0.5, -3.0], [1.0, 1.0, 1.0, 1.0]])
+    bits = tf.constant([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(tflib.run(loss.bit_accuracy(logits, bits)), [0.75, 1.0])
+
+
+@pytest.mark.parametrize('kind', ['crop', 'blur', 'jpeg', 'noise', 'combo'])
+def test_perturbations_keep_shape_and_pass_gradients(tf_session, kind):
+    images = tf.constant(np.random.RandomState(0).uniform(-1, 1, (4, 3, 16, 16)).astype(np.float32))
+    out = perturbations.perturb(images, kind)
+    grad = tf.gradients(tf.reduce_sum(out), [images])[0]
+    out_np, grad_np, in_np = tflib.run([out, grad, images])
+    assert out_np.shape == in_np.shape and np.all(np.isfinite(out_np))
+    assert grad_np is not None and np.abs(grad_np).sum() > 0
+    assert np.abs(out_np - in_np).max() > 1e-3
+
+
+def test_perturbation_strengths(tf_session):
+    images = tf.constant(np.random.RandomState(1).uniform(-1, 1, (2, 3, 16, 16)).astype(np.float32))
+    same = perturbations.perturb(images, 'noise', {'noise': (0.0, 0.0)})
+    full_crop = perturbations.perturb(images, 'crop', {'crop': (1.0, 1.0)})
+    a, b, c = tflib.run([images, same, full_crop])
+    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(a, c, atol=1e-5)
+    with pytest.raises(ValueError, match='unknown perturbation'):
+        perturbations.perturb(images, 'rotate')
+    assert perturbations.parse_range('0.5-1.0') == (0.5, 1.0)
+    with pytest.raises(ValueError):
+        perturbations.parse_range('1-0.5')

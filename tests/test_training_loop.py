@@ -1,0 +1,105 @@
+"""Training loop and run_training.py on a tiny configuration: outputs, resume, divergence, errors."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import run_training
+from training import dataset_tool_lib, training_loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--config=config-e-Gskip-Dresnet', '--num-gpus=1', '--watermark-size=4', '--res-modulated-range=4-8',
+        '--fmap-base=64', '--fmap-max=16', '--latent-size=8', '--dlatent-size=8', '--minibatch=4', '--metrics=none']
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp('data')
+    dataset_tool_lib.create_demo(str(root / 'demo8'), num_images=64, resolution=8, seed=0)
+    return str(root)
+
+
+def _config(data_dir, result_dir, *extra):
+    args = run_training.build_parser().parse_args(['--data-dir', data_dir, '--dataset', 'demo8',
+                                                   '--result-dir', result_dir] + TINY + list(extra))
+    return run_training.make_config(args)[1]
+
+
+def test_tiny_run_writes_every_output(tf_session, data_dir, tmp_path):
+    config = _config(data_dir, str(tmp_path), '--total-kimg=0.064', '--kimg-per-tick=0.032', '--snapshot-ticks=1',
+                     '--metrics=watermark_accuracy_1k')
+    final = training_loop.training_loop(run_dir=str(tmp_path), **config)
+    names = set(os.listdir(tmp_path))
+    for kind in ('fakes-arbitrary', 'fakes-latents-same', 'fakes-watermarks-same'):
+        assert kind + '-init.png' in names and kind + '-000000.png' in names
+    assert {'reals.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.json', 'network-final.pkl'} <= names
+    assert glob.glob(str(tmp_path / 'events.out.tfevents.*'))
+    assert final == str(tmp_path / 'network-final.pkl')
+    with open(tmp_path / 'network-snapshot-000000.json') as f:
+        assert json.load(f)['cur_nimg'] == 64
+    assert not [n for n in names if n.startswith('.tmp')]
+    with open(tmp_path / 'metric-watermark_accuracy_1k.txt') as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 2  # one per snapshot
+    assert lines[0].startswith('network-snapshot-000000') and 'watermark_accuracy_1k_watermark_bit_accuracy' in lines[0]
+
+
+def test_non_finite_loss_stops_with_a_clear_error(tf_session, data_dir, tmp_path):
+    config = _config(data_dir, str(tmp_path), '--total-kimg=0.064', '--kimg-per-tick=0.016',
+                     '--watermarkCls-weight=nan')
+    with pytest.raises(training_loop.TrainingDiverged, match='NaN or infinite'):
+        training_loop.training_loop(run_dir=str(tmp_path), **config)
+    assert not glob.glob(str(tmp_path / 'network-final.pkl'))
+
+
+def test_progress_from_authors_snapshot_name(tmp_path):
+    path = tmp_path / 'network-snapshot-004032.pkl'
+    assert training_loop.load_progress(str(path))['cur_nimg'] == 4032000
+
+
+def _run(args, **kwargs):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'run_training.py')] + args, capture_output=True,
+                          text=True, cwd=ROOT, **kwargs)
+
+
+def test_cli_errors_are_one_line(data_dir, tmp_path):
+    for extra, message in ((['--dataset=missing'], 'data set not found'),
+                           (['--dataset=demo8', '--config=config-f'], 'unknown --config'),
+                           (['--dataset=demo8', '--metrics=nonexistent_metric'], 'nonexistent_metric'),
+                           (['--dataset=demo8', '--resume-pkl=nowhere.pkl'], 'not found')):
+        args = ['--data-dir', data_dir, '--result-dir', str(tmp_path)] + [a for a in TINY if not a.startswith('--metrics')]
+        result = _run(args + extra)
+        assert result.returncode != 0
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not os.listdir(tmp_path)
+
+
+def test_killed_run_resumes_at_the_right_kimg(data_dir, tmp_path):
+    results = tmp_path / 'results'
+    args = ['--data-dir', data_dir, '--dataset', 'demo8', '--result-dir', str(results), '--total-kimg=100',
+            '--kimg-per-tick=1', '--snapshot-ticks=1'] + TINY
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run_training.py')] + args, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not glob.glob(str(results / '*' / 'network-snapshot-000001.json')):
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    snapshots = glob.glob(str(results / '*' / 'network-snapshot-000001.pkl'))
+    assert snapshots, 'no snapshot within the time limit'
+    result = _run(['--data-dir', data_dir, '--dataset', 'demo8', '--result-dir', str(results), '--total-kimg=2',
+                   '--kimg-per-tick=1', '--snapshot-ticks=1', '--resume-pkl', snapshots[0]] + TINY, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ticks = [line for line in result.stdout.splitlines() if line.startswith('tick ')]
+    assert ticks and ticks[0].split()[1:4:2] == ['2', '2.0'], ticks
+    resumed = sorted(glob.glob(str(results / '*')))[-1]
+    assert os.path.isfile(os.path.join(resumed, 'network-snapshot-000002.pkl'))
