@@ -245,7 +245,8 @@ def _synthesis(dlatents_in, latents_in, latent_size, dlatent_size, num_modulatio
     if res_modulated_min_log2 is None or res_modulated_max_log2 is None:
         res_modulated_min_log2, res_modulated_max_log2 = parse_res_modulated_range(res_modulated_range, resolution)
     num_layers = resolution_log2 * 2 - 2
-    dlatents_in.set_shape([None, num_layers, dlatent_size * num_modulations])
+    if dlatents_in is not None:  # None: no layer is modulated (a baked generator, see G_main_baked)
+        dlatents_in.set_shape([None, num_layers, dlatent_size * num_modulations])
 
     noise_inputs = []
     for layer_idx in range(num_layers - 1):
@@ -258,7 +259,7 @@ def _synthesis(dlatents_in, latents_in, latent_size, dlatent_size, num_modulatio
         return [w[:, k * dlatent_size:(k + 1) * dlatent_size] for k in range(num_modulations)]
 
     def conv(x, layer_idx, res, fmaps, kernel, up=False, demodulate=True):
-        if res_modulated_min_log2 <= res <= res_modulated_max_log2:
+        if dlatents_in is not None and res_modulated_min_log2 <= res <= res_modulated_max_log2:
             return modulated_conv2d_layer(x, styles(layer_idx), fmaps=fmaps, kernel=kernel, up=up,
                                           demodulate=demodulate, resample_kernel=resample_kernel)
         return conv2d_layer(x, fmaps=fmaps, kernel=kernel, up=up, resample_kernel=resample_kernel)
@@ -454,3 +455,24 @@ def E_stylegan2_watermark(images_in, labels_in, num_channels=3, resolution=1024,
     latents_out = tf.identity(x[:, :latent_size], name='latents_out')
     watermark_logits_out = tf.identity(x[:, latent_size:], name='watermark_logits_out')
     return latents_out, watermark_logits_out
+
+
+# ----------------------------------------------------------------------------
+# Deployed generator.
+
+def G_main_baked(latents_in, labels_in, latent_size=512, label_size=0, num_channels=3, resolution=1024,
+                 fmap_base=16 << 10, fmap_decay=1.0, fmap_min=1, fmap_max=512, randomize_noise=True,
+                 architecture='skip', nonlinearity='lrelu', resample_kernel=(1, 3, 3, 1), **_kwargs):
+    """A fingerprinted generator instance, (z, labels) -> images NCHW, made by training/bake.py.
+
+    The synthesis network with every conv plain: the weights already hold the modulation of
+    one fingerprint, so there is no fingerprint input and no mapping network. Variables keep
+    the source generator's names (G_synthesis/...). The static kwarg `watermark_bits` records
+    the fingerprint for the owner; building ignores it.
+    """
+    latents_in.set_shape([None, latent_size])
+    labels_in.set_shape([None, label_size])
+    with tfv1.variable_scope('G_synthesis'):
+        return _synthesis(None, latents_in, latent_size, None, 1, num_channels, resolution, fmap_base, fmap_decay,
+                          fmap_min, fmap_max, randomize_noise, architecture, nonlinearity, list(resample_kernel),
+                          None, None, None)
