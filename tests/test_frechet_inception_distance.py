@@ -175,8 +175,10 @@ def test_fid_of_a_constant_generator_matches_the_closed_form(tf_session, data_di
     run_fid(FID('fid64', num_images=64, inception=inception_pkl), Gs, data_dir, run_dir, mirror_augment=True)
     run_fid(FID('fid32', num_images=32, inception=inception_pkl), Gs, data_dir, run_dir)
     assert len(calls) == 3
-    FID('fid64', num_images=64, inception=inception_pkl).run_networks(  # the training loop's way to ask for mirroring
-        None, Gs, 'net', run_dir=run_dir, data_dir=data_dir, dataset_args=dict(tfrecord_dir='demo8', mirror_augment=True))
+    # The training loop asks for mirroring in dataset_args.
+    FID('fid64', num_images=64, inception=inception_pkl).run_networks(
+        None, Gs, 'net', run_dir=run_dir, data_dir=data_dir,
+        dataset_args=dict(tfrecord_dir='demo8', mirror_augment=True))
     assert len(calls) == 3
     names = sorted(os.listdir(str(tmp_path / 'results' / 'metric-cache')))
     assert len(names) == 3

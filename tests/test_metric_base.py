@@ -57,8 +57,10 @@ class FixedMetric(metric_base.MetricBase):
 class GeneratedInputs(metric_base.MetricBase):
     """Keeps what the generator was given and made."""
 
+    generated = None
+
     def _evaluate(self, E, Gs, Gs_kwargs, num_gpus):
-        self.generated = self._run_on_generated(E, Gs, Gs_kwargs, num_gpus)  # pylint: disable=attribute-defined-outside-init
+        self.generated = self._run_on_generated(E, Gs, Gs_kwargs, num_gpus)
 
     def _tower_outputs(self, E, images, labels, fingerprints):
         return {'images': images, 'labels': labels, 'fingerprints': fingerprints}

@@ -22,8 +22,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope='module')
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp('run_metrics')
-    paths = dnnlib.EasyDict(root=str(root), data_dir=str(root / 'data'), network=str(root / 'network-snapshot-000000.pkl'),
-                            plain=str(root / 'stylegan2.pkl'), inception=str(root / 'standin.pkl'))
+    paths = dnnlib.EasyDict(root=str(root), data_dir=str(root / 'data'),
+                            network=str(root / 'network-snapshot-000000.pkl'), plain=str(root / 'stylegan2.pkl'),
+                            inception=str(root / 'standin.pkl'))
     with tf.Graph().as_default(), tfutil.create_session().as_default():
         save_tiny_pickle(paths.network)
         misc.save_pkl(tflib.Network('Gs', func_name='training.networks_stylegan2.G_main', **TINY_G), paths.plain)
@@ -55,7 +56,8 @@ def test_accuracy_and_fid_on_a_pickle(files, tmp_path):
     fields = open(os.path.join(run_dir, 'metric-watermark_accuracy_1k.txt')).read().split()
     assert fields[:2] == ['network-snapshot-000000', 'time']
     assert fields[3::2] == ['watermark_accuracy_1k_watermark_bit_accuracy',
-                            'watermark_accuracy_1k_watermark_instance_accuracy', 'watermark_accuracy_1k_watermark_p_value']
+                            'watermark_accuracy_1k_watermark_instance_accuracy',
+                            'watermark_accuracy_1k_watermark_p_value']
     assert 0.3 < float(fields[4]) < 0.7
     fields = open(os.path.join(run_dir, 'metric-fid_watermark_accuracy_1k.txt')).read().split()
     assert fields[3::2] == ['fid_watermark_accuracy_1k_fid', 'fid_watermark_accuracy_1k_watermark_bit_accuracy',
@@ -76,7 +78,8 @@ def test_generator_without_fingerprint_fails_in_one_line(files, tmp_path):
 
 @pytest.mark.parametrize('args, expected', [
     (['--network', '{root}/absent.pkl', '--metrics', 'watermark_accuracy_1k'], 'network pickle not found'),
-    (['--network', '{network}', '--metrics', 'fid_watermark_accuracy_50k'], 'unknown metric fid_watermark_accuracy_50k'),
+    (['--network', '{network}', '--metrics', 'fid_watermark_accuracy_50k'],
+     'unknown metric fid_watermark_accuracy_50k'),
     (['--network', '{network}', '--metrics', 'fid1k'], 'fid1k needs real images: give --dataset'),
     (['--network', '{network}', '--metrics', 'fid1k', '--data-dir', '{data_dir}', '--dataset', 'absent'],
      'data set directory not found'),

@@ -48,12 +48,14 @@ def _nhwc_order(sizes):
 def _pool_any_layout(pool, default_name):
     """`pool` that takes NCHW through a transpose to NHWC, the only layout TF's CPU pooling kernels accept."""
 
-    def pool_v1(value=None, ksize=None, strides=None, padding=None, data_format='NHWC', name=None, input=None):  # pylint: disable=redefined-builtin
+    def pool_v1(value=None, ksize=None, strides=None, padding=None, data_format='NHWC', name=None,
+                input=None):  # pylint: disable=redefined-builtin
         x = input if value is None else value
         if data_format != 'NCHW':
             return pool(x, ksize, strides, padding, data_format=data_format, name=name)
         with tf.name_scope(name or default_name):
-            x = pool(tf.transpose(x, [0, 2, 3, 1]), _nhwc_order(ksize), _nhwc_order(strides), padding, data_format='NHWC')
+            x = pool(tf.transpose(x, [0, 2, 3, 1]), _nhwc_order(ksize), _nhwc_order(strides), padding,
+                     data_format='NHWC')
             return tf.transpose(x, [0, 3, 1, 2])
 
     return pool_v1
