@@ -24,6 +24,11 @@ def make_generator(res_modulated_range='4-16', name='Gs', **kwargs):
     return G
 
 
+def make_plain_generator():
+    """The StyleGAN2 generator without a fingerprint input, at the same tiny size."""
+    return tflib.Network('Gs', func_name=NETS + 'G_main', **{k: v for k, v in TINY.items() if k != 'watermark_size'})
+
+
 def make_training_networks(res_modulated_range='4-16'):
     """Tiny (E, G, D, Gs) as a training pickle holds them."""
     G = make_generator(res_modulated_range, name='G')
@@ -66,7 +71,7 @@ def test_baked_copy_computes_the_source_for_its_fingerprint(tf_session, tmp_path
 
 
 def test_folded_weights_are_the_modulated_convs_weights(tf_session):
-    """weight' = weight * s[i] * d[o] in stored units; ToRGB: weight * s[i] (computed here with TF's ops)."""
+    """weight' = weight * s[i] * d[o] in stored units; ToRGB: weight * s[i] (the formula, computed directly)."""
     Gs = make_generator('16-16')
     bits = bake.fingerprint_from_seed(4, 8)
     folded = bake.Baker(Gs).fold(bits)
@@ -82,9 +87,8 @@ def test_folded_weights_are_the_modulated_convs_weights(tf_session):
 
 
 def test_what_cannot_be_baked_is_named(tf_session):
-    plain = tflib.Network('Gs', func_name=NETS + 'G_main', **{k: v for k, v in TINY.items() if k != 'watermark_size'})
     with pytest.raises(ValueError, match='no fingerprint input'):
-        bake.Baker(plain)
+        bake.Baker(make_plain_generator())
     variant = tflib.Network('Gs', func_name=NETS + 'G_main_watermark', variant='I', **TINY)
     with pytest.raises(ValueError, match='variant I'):
         bake.Baker(variant)

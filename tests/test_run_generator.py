@@ -11,9 +11,8 @@ import pytest
 import tensorflow as tf
 
 import run_generator
-from dnnlib import tflib
 from dnnlib.tflib import tfutil
-from test_bake import NETS, TINY, make_training_networks
+from test_bake import make_plain_generator, make_training_networks
 from training import bake, misc
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,14 +40,13 @@ def pickles(tmp_path_factory):
         nets = make_training_networks()
         misc.save_pkl(nets, str(folder / 'train.pkl'))
         misc.save_pkl(nets[3], str(folder / 'gs.pkl'))
-        kwargs = {k: v for k, v in TINY.items() if k != 'watermark_size'}
-        misc.save_pkl(tflib.Network('Gs', func_name=NETS + 'G_main', **kwargs), str(folder / 'plain.pkl'))
+        misc.save_pkl(make_plain_generator(), str(folder / 'plain.pkl'))
     return folder
 
 
 def test_generate_images_one_png_per_seed(pickles, tmp_path):
     result = _cli('generate-images', '--network', pickles / 'train.pkl', '--seeds', '0-4', '--batch', 2,
-                  '--result-dir', tmp_path)
+                  '--truncation-psi', 0.5, '--result-dir', tmp_path)
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / '00000-generate-images'
     images = _seed_images(run_dir)
