@@ -144,23 +144,26 @@ def build_training_graph(E, G, D, Gs, training_set, sampler, G_opt_args, D_opt_a
             if D_reg_interval:
                 D_reg = loss_lib.D_r1(D, reals, labels, **D_loss_args)
                 optimizers['D_reg'].register_gradients(tf.reduce_mean(D_reg * D_reg_interval), D.trainables)
-    intervals = {'G': 1, 'D': 1, 'G_reg': G_reg_interval, 'D_reg': D_reg_interval}
-    train_ops = {name: optimizers[name].apply_updates() for name in intervals if intervals[name]}
+    train_ops = {name: optimizers[name].apply_updates() for name in ('G', 'D')}
+    for name, interval in (('G_reg', G_reg_interval), ('D_reg', D_reg_interval)):
+        if interval:
+            train_ops[name] = optimizers[name].apply_updates()
     Gs_beta = 0.5 ** (minibatch_size / (G_smoothing_kimg * 1000.0)) if G_smoothing_kimg > 0 else 0.0
     Gs_update_op = Gs.setup_as_moving_average_of(G, beta=Gs_beta)
 
-    def run_step(name, feed):
+    def run_step(name, feed, extra_ops=()):
         for _ in range(multiplier - 1):
             tflib.run(optimizers[name].accumulate_op, feed)
-        tflib.run(train_ops[name], feed)
+        tflib.run([train_ops[name]] + list(extra_ops), feed)
 
     def run_round(round_index, feed):
-        """One minibatch: G and decoder step, lazy G reg, Gs update, D step, lazy D reg."""
-        for name in ('G', 'G_reg', 'Gs', 'D', 'D_reg'):
-            if name == 'Gs':
-                tflib.run(Gs_update_op)
-            elif intervals[name] and round_index % intervals[name] == 0:
-                run_step(name, feed)
+        """One minibatch: G and decoder step, lazy G reg, D step with the Gs update (D does not read Gs), lazy D reg."""
+        run_step('G', feed)
+        if G_reg_interval and round_index % G_reg_interval == 0:
+            run_step('G_reg', feed)
+        run_step('D', feed, [Gs_update_op])
+        if D_reg_interval and round_index % D_reg_interval == 0:
+            run_step('D_reg', feed)
 
     return dnnlib.EasyDict(lrate_in=lrate_in, train_ops=train_ops, Gs_update_op=Gs_update_op,
                            run_step=run_step, run_round=run_round)
