@@ -5,20 +5,16 @@ Run `python dataset_tool.py <command> --help` for each command's arguments.
 
 import argparse
 import signal
-import sys
 
-from training import dataset_tool_lib as lib
+from dnnlib import cli
 
+cli.import_tensorflow()
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line instead of argparse's usage block, like every other error of the tool.
-        _fail(message, 2)
+from training import dataset_tool_lib as lib  # noqa: E402
 
 
 def _fail(message, status=1):
-    print('dataset_tool: error: %s' % message, file=sys.stderr)
-    sys.exit(status)
+    cli.fail('dataset_tool', message, status)
 
 
 def _interrupt(signum, frame):
@@ -51,7 +47,7 @@ def _flag(text):
 
 
 def build_parser():
-    parser = _Parser(
+    parser = cli.ArgumentParser(error_name='dataset_tool',
         prog='dataset_tool.py',
         description='Create, inspect and extract data sets in the StyleGAN2 multi-resolution TFRecord layout: '
                     'a directory of <name>-rNN.tfrecords files, one per resolution 2**NN down to 4x4, '

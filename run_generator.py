@@ -7,27 +7,18 @@ import argparse
 import os
 import time
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # before TensorFlow is imported: no start-up info lines
+from dnnlib import cli
+
+cli.import_tensorflow()
 
 import numpy as np  # noqa: E402
 
 import dnnlib  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
 from training import bake, misc  # noqa: E402
+from training.images import save_image, save_image_grid  # noqa: E402
 
 VERIFY_TOLERANCE = 1e-3  # on the [-1, 1] image scale; float32 rounding stays below 1e-4
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, '%s: error: %s\n' % (self.prog, message))  # one line, without the usage block
-
-
-def _bool(text):
-    value = {'true': True, '1': True, 'yes': True, 'false': False, '0': False, 'no': False}.get(text.lower())
-    if value is None:
-        raise argparse.ArgumentTypeError('%r is not True/False, 1/0 or yes/no' % text)
-    return value
 
 
 def _seeds(text):
@@ -116,7 +107,7 @@ def generate_images(Gs, network_pkl, seeds, truncation_psi, identical_latent, id
         arrays = [z[begin:end], None] + ([c[begin:end]] if fingerprinted else [])
         images = Gs.run(*arrays, **_run_kwargs(truncation_psi))
         for seed, image in zip(seeds[begin:end], images):
-            misc.save_image(image, os.path.join(submit_config.run_dir, 'seed%04d.png' % seed), drange=(-1, 1))
+            save_image(image, os.path.join(submit_config.run_dir, 'seed%04d.png' % seed), drange=(-1, 1))
     print('Done: %d images in %s' % (len(seeds), submit_config.run_dir))
 
 
@@ -139,7 +130,7 @@ def generate_grid(Gs, network_pkl, latent_seeds, watermark_seeds, batch, output=
     else:
         print('One row: the network has no fingerprint input, --watermark-seeds is not used')
         rows.append(Gs.run(z, None, minibatch_size=batch, **_run_kwargs()))
-    misc.save_image_grid(np.concatenate(rows), output, drange=(-1, 1), grid_size=(len(z), len(rows)))
+    save_image_grid(np.concatenate(rows), output, drange=(-1, 1), grid_size=(len(z), len(rows)))
     print('Wrote %s (%d x %d images)' % (output, len(rows), len(z)))
 
 
@@ -196,7 +187,7 @@ def _cmd_bake(args):
 # ----------------------------------------------------------------------------
 
 def build_parser():
-    parser = _Parser(
+    parser = cli.ArgumentParser(
         prog='run_generator.py',
         description='Generate images with a fingerprinted generator (the Gs of a training pickle holding '
                     '(E, G, D, Gs), or a baked copy), and bake fingerprints into copies to deploy. Images are '
@@ -225,9 +216,9 @@ def build_parser():
     sub.add_argument('--truncation-psi', type=float, default=None, metavar='PSI',
                      help='accepted for the authors\' command line; the fingerprint generator (and a baked copy) '
                           'does not use truncation, so it has no effect')
-    sub.add_argument('--identical-latent', type=_bool, default=False, metavar='BOOL',
+    sub.add_argument('--identical-latent', type=cli.parse_bool, default=False, metavar='BOOL',
                      help='use the first seed\'s z for every image (default: %(default)s)')
-    sub.add_argument('--identical-watermark', type=_bool, default=False, metavar='BOOL',
+    sub.add_argument('--identical-watermark', type=cli.parse_bool, default=False, metavar='BOOL',
                      help='use the first seed\'s fingerprint for every image; not used by a baked copy '
                           '(default: %(default)s)')
     add_result_dir(sub)

@@ -7,11 +7,12 @@ one metric-<name>.txt per metric with a line of results.
 
 import argparse
 import os
-import sys
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+from dnnlib import cli
 
-import dnnlib  # noqa: E402  (after the TensorFlow log level is set)
+cli.import_tensorflow()
+
+import dnnlib  # noqa: E402  (after TensorFlow is imported quietly)
 import dnnlib.tflib as tflib  # noqa: E402
 from metrics import frechet_inception_distance  # noqa: E402
 from metrics import metric_base  # noqa: E402
@@ -21,22 +22,8 @@ from training import dataset  # noqa: E402
 _USER_ERRORS = (metric_base.MetricError, OSError, ValueError)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line instead of argparse's usage block, like every other error of the script.
-        _fail(message, 2)
-
-
 def _fail(message, status=1):
-    print('run_metrics: error: %s' % message, file=sys.stderr)
-    sys.exit(status)
-
-
-def _bool(text):
-    value = str(text).lower()
-    if value not in ('1', '0', 'true', 'false', 'yes', 'no'):
-        raise argparse.ArgumentTypeError('%r is not a boolean (true/false)' % text)
-    return value in ('1', 'true', 'yes')
+    cli.fail('run_metrics', message, status)
 
 
 def _positive_int(text):
@@ -46,7 +33,7 @@ def _positive_int(text):
 
 
 def build_parser():
-    parser = _Parser(
+    parser = cli.ArgumentParser(error_name='run_metrics',
         prog='run_metrics.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,7 +51,7 @@ def build_parser():
     parser.add_argument('--data-dir', default=None, metavar='DIR', help='folder holding the data sets')
     parser.add_argument('--dataset', default=None, metavar='NAME',
                         help='data set directory under --data-dir, for the real images of FID')
-    parser.add_argument('--mirror-augment', type=_bool, nargs='?', const=True, default=False, metavar='BOOL',
+    parser.add_argument('--mirror-augment', type=cli.parse_bool, nargs='?', const=True, default=False, metavar='BOOL',
                         help='mirror the real images at random, as in training (default: %(default)s)')
     parser.add_argument('--num-gpus', type=_positive_int, default=1, metavar='N',
                         help='towers to run on: GPUs, or logical CPU devices without a GPU (default: %(default)s)')

@@ -18,20 +18,15 @@ import os
 import re
 import sys
 
-import dnnlib
-from dnnlib.util import EasyDict
+from dnnlib import cli
+
+cli.import_tensorflow()
+
+import dnnlib  # noqa: E402
+from dnnlib.util import EasyDict  # noqa: E402
 
 CONFIG_RE = re.compile(r'^config-e(?:-G(orig|skip|resnet)-D(orig|skip|resnet))?$')
 NETS = 'training.networks_stylegan2.'
-
-
-def _bool(text):
-    value = str(text).strip().lower()
-    if value in ('1', 'true', 'yes', 'on'):
-        return True
-    if value in ('0', 'false', 'no', 'off'):
-        return False
-    raise argparse.ArgumentTypeError('expected a boolean (True/False), got %r' % text)
 
 
 def _metric_list(text):
@@ -39,7 +34,7 @@ def _metric_list(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     group = parser.add_argument_group('the authors\' flags')
     group.add_argument('--data-dir', required=True, help='folder that holds the data set folders')
     group.add_argument('--dataset', required=True, help='data set folder inside --data-dir (dataset_tool.py output)')
@@ -51,7 +46,7 @@ def build_parser():
                        help='devices to train on: GPUs, or logical CPU devices when there is no GPU (default: 1)')
     group.add_argument('--total-kimg', type=float, default=88000, help='training length in thousands of real images shown')
     group.add_argument('--gamma', type=float, default=None, help='R1 weight (default: 100, config-e)')
-    group.add_argument('--mirror-augment', type=_bool, default=False, help='random horizontal flips of reals')
+    group.add_argument('--mirror-augment', type=cli.parse_bool, default=False, help='random horizontal flips of reals')
     group.add_argument('--metrics', type=_metric_list, default='fid_watermark_accuracy_30k',
                        help='comma-separated metrics at every network snapshot, or none (default: %(default)s; '
                             'FID needs the Inception network, see docs/metrics.md)')
@@ -74,6 +69,12 @@ def build_parser():
     group.add_argument('--latent-size', type=int, default=512, help='size of z (default: 512)')
     group.add_argument('--dlatent-size', type=int, default=512, help='width of the mapping network and of w')
     group.add_argument('--lrate', type=float, default=0.002, help='Adam learning rate for G, decoder and D')
+    group.add_argument('--mapping-lrmul', type=float, default=0.01,
+                       help='learning-rate multiplier of the fingerprint mapping network (default: 0.01, StyleGAN2)')
+    group.add_argument('--mapping-layers', type=int, default=8,
+                       help='dense layers of the fingerprint mapping network (default: 8)')
+    group.add_argument('--G-smoothing-kimg', type=float, default=10.0,
+                       help='half-life of Gs, the moving average of G, in kimg (default: 10)')
     group.add_argument('--kimg-per-tick', type=float, default=4, help='kimg between progress lines (default: 4)')
     group.add_argument('--snapshot-ticks', type=int, default=10, help='ticks between snapshots and metrics')
     group.add_argument('--seed', type=int, default=1000, help='random seed (default: 1000)')
@@ -83,6 +84,11 @@ def build_parser():
                        help='architectural variant of paper Table 1 (default: the paper\'s design)')
     group.add_argument('--fingerprint-set-size', type=int, default=0,
                        help='draw training fingerprints from a fixed set of N (paper Table 2); 0 = fresh each time')
+    group.add_argument('--consistency-start-accuracy', type=float, default=None,
+                       help='keep the consistency weight at 0 until the decoder\'s bit accuracy reaches this, then '
+                            'ramp it up (default: the full weight from the start, as the paper)')
+    group.add_argument('--consistency-ramp-kimg', type=float, default=0.0,
+                       help='kimg over which the consistency weight ramps up (default: 0, at once)')
     group.add_argument('--perturb', default=None, choices=['crop', 'blur', 'jpeg', 'noise', 'combo'],
                        help='immunisation: perturb generated images before the decoder reads them')
     group.add_argument('--crop-range', default=None, help='kept square side as a fraction, LO-HI (default: 0.47-1.0)')
@@ -105,7 +111,8 @@ def make_config(args):
     minibatch = args.minibatch or 8 * args.num_gpus
     sizes = dict(fmap_base=args.fmap_base, fmap_max=args.fmap_max)
     G_args = EasyDict(func_name=NETS + 'G_main_watermark', latent_size=args.latent_size,
-                      dlatent_size=args.dlatent_size, mapping_fmaps=args.dlatent_size,
+                      dlatent_size=args.dlatent_size, mapping_fmaps=args.dlatent_size, mapping_lrmul=args.mapping_lrmul,
+                      mapping_layers=args.mapping_layers,
                       watermark_size=args.watermark_size, architecture=g_arch,
                       res_modulated_range=args.res_modulated_range, variant=args.variant, **sizes)
     D_args = EasyDict(func_name=NETS + 'D_stylegan2', architecture=d_arch, **sizes)
@@ -128,9 +135,11 @@ def make_config(args):
         G_loss_args=G_loss_args, D_loss_args=D_loss_args,
         dataset_args=EasyDict(data_dir=args.data_dir, tfrecord_dir=args.dataset, mirror_augment=args.mirror_augment),
         metric_arg_list=metrics, num_gpus=args.num_gpus, minibatch_size=minibatch, minibatch_gpu=args.minibatch_gpu,
-        total_kimg=args.total_kimg, lrate=args.lrate, kimg_per_tick=args.kimg_per_tick,
+        total_kimg=args.total_kimg, lrate=args.lrate, G_smoothing_kimg=args.G_smoothing_kimg,
+        kimg_per_tick=args.kimg_per_tick,
         image_snapshot_ticks=args.snapshot_ticks, network_snapshot_ticks=args.snapshot_ticks,
-        fingerprint_set_size=args.fingerprint_set_size, resume_pkl=args.resume_pkl, seed=args.seed)
+        fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
+        consistency_ramp_kimg=args.consistency_ramp_kimg, resume_pkl=args.resume_pkl, seed=args.seed)
 
 
 def check_inputs(args, config):

@@ -9,7 +9,6 @@ plus loading the weights into the baked network ("bake"), and that plus writing 
 pickle ("bake + write").
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -19,22 +18,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import dnnlib.tflib as tflib  # noqa: E402
+import paper_config  # noqa: E402
 from training import bake, misc  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--resolution', type=int, default=128)
-    parser.add_argument('--fmap-base', type=int, default=8192)
-    parser.add_argument('--watermark-size', type=int, default=128)
-    parser.add_argument('--repeats', type=int, default=10)
-    args = parser.parse_args()
-
-    tflib.init_tf({'rnd.np_random_seed': 0})
-    Gs = tflib.Network('Gs', func_name='training.networks_stylegan2.G_main_watermark', resolution=args.resolution,
-                       fmap_base=args.fmap_base, latent_size=512, watermark_size=args.watermark_size,
-                       res_modulated_range='4-%d' % args.resolution)
+    args = paper_config.parser(__doc__, repeats=10).parse_args()
+    Gs = paper_config.generator(args)
     start = time.perf_counter()
     baker = bake.Baker(Gs)
     setup = time.perf_counter() - start

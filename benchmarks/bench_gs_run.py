@@ -3,7 +3,6 @@
     python benchmarks/bench_gs_run.py [--resolution 128] [--batch 8] [--repeats 3]
 """
 
-import argparse
 import os
 import sys
 import time
@@ -12,22 +11,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import dnnlib.tflib as tflib  # noqa: E402
+import paper_config  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--resolution', type=int, default=128)
-    parser.add_argument('--fmap-base', type=int, default=8192)
-    parser.add_argument('--watermark-size', type=int, default=128)
+    parser = paper_config.parser(__doc__, repeats=3)
     parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()
-
-    tflib.init_tf({'rnd.np_random_seed': 0})
-    Gs = tflib.Network('Gs', func_name='training.networks_stylegan2.G_main_watermark', resolution=args.resolution,
-                       fmap_base=args.fmap_base, latent_size=512, watermark_size=args.watermark_size,
-                       res_modulated_range='4-%d' % args.resolution)
+    Gs = paper_config.generator(args)
     rnd = np.random.RandomState(0)
     z = rnd.randn(args.batch, 512).astype(np.float32)
     c = rnd.randint(0, 2, (args.batch, args.watermark_size)).astype(np.float32)

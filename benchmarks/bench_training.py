@@ -26,12 +26,16 @@ from training import training_loop  # noqa: E402
 def main():
     parser = run_training.build_parser()
     parser.add_argument('--rounds', type=int, default=32, help='timed minibatch rounds (default: 32)')
+    parser.add_argument('--intra-threads', type=int, default=0, help='threads inside one op (default: 0, per core)')
+    parser.add_argument('--inter-threads', type=int, default=0, help='ops run at once (default: 0, per core)')
     args = parser.parse_args()
     args.metrics = []
     _desc, cfg = run_training.make_config(args)
     run_training.check_inputs(args, cfg)
     num_gpus = cfg['num_gpus']
-    tflib.init_tf({'num_cpu_devices': num_gpus, 'rnd.np_random_seed': cfg['seed']})
+    tflib.init_tf({'num_cpu_devices': num_gpus, 'rnd.np_random_seed': cfg['seed'],
+                   'intra_op_parallelism_threads': args.intra_threads,
+                   'inter_op_parallelism_threads': args.inter_threads})
     training_set = dataset_lib.load_dataset(**cfg['dataset_args'])
     E, G, D, Gs = training_loop._build_networks(training_set, cfg['G_args'], cfg['D_args'], cfg['E_args'], None)  # pylint: disable=protected-access
     sampler = loss_lib.FingerprintSampler(G.input_shapes[2][1])

@@ -103,3 +103,18 @@ def test_killed_run_resumes_at_the_right_kimg(data_dir, tmp_path):
     assert ticks and ticks[0].split()[1:4:2] == ['2', '2.0'], ticks
     resumed = sorted(glob.glob(str(results / '*')))[-1]
     assert os.path.isfile(os.path.join(resumed, 'network-snapshot-000002.pkl'))
+
+
+def test_consistency_schedule():
+    constant = training_loop.ConsistencySchedule(2.0)
+    assert constant.weight(0) == constant.weight(10 ** 6) == 2.0
+    ramp = training_loop.ConsistencySchedule(2.0, start_accuracy=0.9, ramp_kimg=4)
+    ramp.update(1000, 0.80)
+    assert ramp.weight(1000) == 0.0 and ramp.ramp_start_nimg is None
+    ramp.update(2000, 0.93)
+    assert ramp.ramp_start_nimg == 2000
+    assert ramp.weight(4000) == pytest.approx(1.0) and ramp.weight(10000) == 2.0
+    ramp.update(3000, 0.5)  # the ramp, once started, does not restart
+    assert ramp.ramp_start_nimg == 2000
+    resumed = training_loop.ConsistencySchedule(2.0, 0.9, 4, ramp_start_nimg=2000)
+    assert resumed.weight(4000) == ramp.weight(4000)

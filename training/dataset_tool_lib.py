@@ -22,7 +22,7 @@ import time
 import numpy as np
 import PIL.Image
 
-import dnnlib
+from training.images import png_bytes, save_image_grid
 
 SHUFFLE_SEED = 123  # StyleGAN2's fixed seed for shuffled data sets
 MIN_RESOLUTION = 4
@@ -631,13 +631,6 @@ def info(tfrecord_dir):
     return counts
 
 
-def png_bytes(image):
-    """PNG encoding of a uint8 CHW image."""
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(buffer, 'PNG')
-    return buffer.getvalue()
-
-
 def extract(tfrecord_dir, output_dir):
     """Writes the top-resolution images as output_dir/img%08d.png."""
     files, _ = open_dataset_dir(tfrecord_dir)
@@ -697,13 +690,6 @@ def display(tfrecord_dir, num_images=16, output=None):
             index, 'x'.join(map(str, image.shape)), image.min(), image.mean(), image.max(), label))
         shown.append(image)
     if output is not None:
-        columns = math.ceil(math.sqrt(len(shown)))
-        rows = math.ceil(len(shown) / columns)
-        channels, height, width = shown[0].shape
-        grid = np.zeros([channels, rows * height, columns * width], np.uint8)
-        for index, image in enumerate(shown):
-            row, column = divmod(index, columns)
-            grid[:, row * height:(row + 1) * height, column * width:(column + 1) * width] = image
-        dnnlib.util.atomic_write_bytes(output, png_bytes(grid))
+        save_image_grid(np.stack(shown), output)
         print('Wrote a grid of %d images to %s' % (len(shown), output))
     return len(shown)

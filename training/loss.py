@@ -59,7 +59,6 @@ def G_watermark(G, D, E, training_set, minibatch_size, sampler, latentsRecL2_wei
     latents_rec, logits = E.get_output_for(decoder_input, labels, is_training=True)
     latent_rec = tf.reduce_mean(tf.square(latents - latents_rec), axis=1)
     watermark_cls = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=watermarks, logits=logits), axis=1)
-
     # Consistency: the same z with another fingerprint must give the same image.
     fakes2 = G.get_output_for(latents, labels, sampler.sample(minibatch_size), is_training=True)
     decouple = tf.reduce_mean(tf.square(fakes - fakes2), axis=[1, 2, 3])

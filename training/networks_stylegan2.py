@@ -9,6 +9,8 @@ Build functions (the names the authors' configurations and pickles use):
   E_stylegan2_watermark  decoder ("E" in pickles, F in the paper): image ->
                          (reconstructed z, fingerprint logits).
   G_main, G_mapping      the plain StyleGAN2 config-e generator (no fingerprint).
+  G_main_baked           a fingerprinted copy: G(z, c0) with c0 folded into the
+                         conv weights (see training/bake.py).
 
 Images are NCHW in [-1, 1] at every network boundary, as in the authors' code
 and pickles. Inside, feature maps are NHWC: TensorFlow's CPU kernels only
@@ -128,6 +130,16 @@ def minibatch_stddev_layer(x, group_size=4, num_new_features=1):
     return tf.concat([x, y], axis=3)
 
 
+def _check_architecture(resolution, architecture, network):
+    """log2 of the resolution; a clear error for a size or an architecture the networks do not have."""
+    resolution_log2 = int(np.log2(resolution))
+    if resolution != 2 ** resolution_log2 or resolution < 4:
+        raise ValueError('resolution must be a power of two >= 4, got %r' % resolution)
+    if architecture not in ('orig', 'skip', 'resnet'):
+        raise ValueError('unknown %s architecture %r (use orig, skip or resnet)' % (network, architecture))
+    return resolution_log2
+
+
 def _nf_func(fmap_base, fmap_decay, fmap_min, fmap_max):
     return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
 
@@ -236,11 +248,7 @@ def G_mapping_watermark(x_in, labels_in, mapping_in_size=128, label_size=0, dlat
 def _synthesis(dlatents_in, latents_in, latent_size, dlatent_size, num_modulations, num_channels, resolution,
                fmap_base, fmap_decay, fmap_min, fmap_max, randomize_noise, architecture, nonlinearity,
                resample_kernel, res_modulated_range, res_modulated_min_log2, res_modulated_max_log2):
-    resolution_log2 = int(np.log2(resolution))
-    if resolution != 2 ** resolution_log2 or resolution < 4:
-        raise ValueError('resolution must be a power of two >= 4, got %r' % resolution)
-    if architecture not in ('orig', 'skip', 'resnet'):
-        raise ValueError('unknown generator architecture %r' % architecture)
+    resolution_log2 = _check_architecture(resolution, architecture, 'generator')
     nf = _nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     if res_modulated_min_log2 is None or res_modulated_max_log2 is None:
         res_modulated_min_log2, res_modulated_max_log2 = parse_res_modulated_range(res_modulated_range, resolution)
@@ -378,11 +386,7 @@ def G_mapping(latents_in, labels_in, latent_size=512, **kwargs):
 def _image_features(images_in, num_channels, resolution, fmap_base, fmap_decay, fmap_min, fmap_max, architecture,
                     nonlinearity, resample_kernel, mbstd_group_size, mbstd_num_features):
     """The D body (FromRGB, per-resolution blocks, 4x4 Conv, Dense0) on NCHW images; returns [N, nf(0)]."""
-    resolution_log2 = int(np.log2(resolution))
-    if resolution != 2 ** resolution_log2 or resolution < 4:
-        raise ValueError('resolution must be a power of two >= 4, got %r' % resolution)
-    if architecture not in ('orig', 'skip', 'resnet'):
-        raise ValueError('unknown discriminator architecture %r' % architecture)
+    resolution_log2 = _check_architecture(resolution, architecture, 'discriminator')
     nf = _nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     resample_kernel = list(resample_kernel)
     images_in.set_shape([None, num_channels, resolution, resolution])

@@ -15,6 +15,7 @@ import dnnlib.tflib as tflib
 from dnnlib.tflib.autosummary import autosummary, save_summaries
 from training import dataset as dataset_lib
 from training import loss as loss_lib
+from training.images import save_image_grid
 from training import misc
 
 tfv1 = tf.compat.v1
@@ -22,6 +23,39 @@ tfv1 = tf.compat.v1
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
+
+
+class ConsistencySchedule:
+    """Weight of the consistency loss over training.
+
+    Without `start_accuracy` it is `target` throughout (the paper). With it,
+    the weight is 0 until the decoder's bit accuracy of a tick reaches
+    `start_accuracy`, then grows linearly to `target` over `ramp_kimg`: the
+    decoder first learns to read the fingerprint while it is plainly visible,
+    then the generator learns to make it invisible (the schedule of the
+    artificial GAN fingerprints paper).
+    """
+
+    def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None):
+        self.target = float(target)
+        self.start_accuracy = start_accuracy
+        self.ramp_kimg = float(ramp_kimg)
+        self.ramp_start_nimg = ramp_start_nimg
+
+    def weight(self, cur_nimg):
+        if self.start_accuracy is None:
+            return self.target
+        if self.ramp_start_nimg is None:
+            return 0.0
+        if self.ramp_kimg <= 0:
+            return self.target
+        return self.target * min(1.0, (cur_nimg - self.ramp_start_nimg) / (self.ramp_kimg * 1000.0))
+
+    def update(self, cur_nimg, bit_accuracy):
+        if self.start_accuracy is not None and self.ramp_start_nimg is None and bit_accuracy >= self.start_accuracy:
+            self.ramp_start_nimg = cur_nimg
+            print('Bit accuracy %.4f reached %.2f at %.1f kimg: the consistency weight ramps up to %g over %g kimg'
+                  % (bit_accuracy, self.start_accuracy, cur_nimg / 1000.0, self.target, self.ramp_kimg))
 
 
 def snapshot_name(kimg):
@@ -72,7 +106,7 @@ class SnapshotGrids:
         for kind, (z, c) in self.kinds.items():
             images = Gs.run(z, self.labels, c, is_validation=True, randomize_noise=False,
                             minibatch_size=minibatch_size)
-            misc.save_image_grid(images, os.path.join(run_dir, '%s-%s.png' % (kind, suffix)), drange=(-1, 1),
+            save_image_grid(images, os.path.join(run_dir, '%s-%s.png' % (kind, suffix)), drange=(-1, 1),
                                  grid_size=self.grid_size)
 
 
@@ -188,6 +222,8 @@ def training_loop(
         image_snapshot_ticks=10,
         network_snapshot_ticks=10,
         fingerprint_set_size=0,
+        consistency_start_accuracy=None,
+        consistency_ramp_kimg=0.0,
         resume_pkl=None,
         seed=1000):
     """Train E, G, D (and Gs) and write everything into run_dir."""
@@ -215,12 +251,17 @@ def training_loop(
                           _grid_size(training_set.resolution, training_set.num_images))
     cols, rows = grids.grid_size
     reals, _ = training_set.get_minibatch_np(cols * rows)
-    misc.save_image_grid(reals, os.path.join(run_dir, 'reals.png'), drange=training_set.dynamic_range,
+    save_image_grid(reals, os.path.join(run_dir, 'reals.png'), drange=training_set.dynamic_range,
                          grid_size=grids.grid_size)
     if resume_pkl is None:
         grids.save(Gs, run_dir, 'init', minibatch_gpu)
 
+    consistency = ConsistencySchedule(G_loss_args.get('decoupleL2_weight', 2.0), consistency_start_accuracy,
+                                      consistency_ramp_kimg, progress.get('consistency_ramp_start_nimg'))
     print('Building TensorFlow graph...')
+    with tfv1.name_scope('Inputs'), tf.device('/cpu:0'):
+        decouple_weight_in = tfv1.placeholder(tf.float32, name='decoupleL2_weight_in', shape=[])
+    G_loss_args = dict(G_loss_args, decoupleL2_weight=decouple_weight_in)
     graph = build_training_graph(E, G, D, Gs, training_set, sampler, G_opt_args, D_opt_args, G_loss_args,
                                  D_loss_args, num_gpus, minibatch_size, minibatch_gpu, G_smoothing_kimg,
                                  G_reg_interval, D_reg_interval)
@@ -244,11 +285,13 @@ def training_loop(
     feed = {graph.lrate_in: lrate}
 
     def snapshot():
-        state = {'cur_nimg': cur_nimg, 'cur_tick': cur_tick, 'total_time': time.time() - start_time}
+        state = {'cur_nimg': cur_nimg, 'cur_tick': cur_tick, 'total_time': time.time() - start_time,
+                 'consistency_ramp_start_nimg': consistency.ramp_start_nimg}
         return save_snapshot(run_dir, (E, G, D, Gs), state)
 
     try:
         while cur_nimg < total_kimg * 1000:
+            feed[decouple_weight_in] = consistency.weight(cur_nimg)
             for _ in range(minibatch_repeats):
                 graph.run_round(round_counter, feed)
                 round_counter += 1
@@ -268,12 +311,14 @@ def training_loop(
             autosummary('Timing/sec_per_tick', tick_time)
             autosummary('Timing/sec_per_kimg', tick_time / tick_kimg)
             autosummary('Timing/maintenance_sec', maintenance_time)
+            autosummary('Schedule/decoupleL2_weight', feed[decouple_weight_in])
             stats = save_summaries(summary_log, cur_nimg)
             print('tick %-5d kimg %-8.1f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
                   'maintenance %-6.1f mem %-5.2f bit_acc %.4f' % (
                       cur_tick, cur_nimg / 1000.0, minibatch_size, dnnlib.util.format_time(total_time), tick_time,
                       tick_time / tick_kimg, maintenance_time, _memory_gb(), stats.get('Watermark/bit_accuracy', np.nan)),
                   flush=True)
+            consistency.update(cur_nimg, stats.get('Watermark/bit_accuracy', 0.0))
             bad = [name for name in ('Loss/G/total', 'Loss/D/total') if not np.isfinite(stats.get(name, 0.0))]
             if bad:
                 raise TrainingDiverged('%s became NaN or infinite at %.1f kimg; the last good snapshot is %s'

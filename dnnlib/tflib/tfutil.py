@@ -18,6 +18,8 @@ _default_config = {
     'gpu_options.allow_growth': True,
     'allow_soft_placement': True,     # The authors' code pins everything to /gpu:0.
     'num_cpu_devices': 1,             # Logical CPU devices (/cpu:0 ... /cpu:N-1) for multi-tower runs without GPUs.
+    'intra_op_parallelism_threads': 0,  # Threads inside one op; 0 = one per core.
+    'inter_op_parallelism_threads': 0,  # Ops run at once; 0 = one per core.
 }
 
 
@@ -119,7 +121,9 @@ def create_session(config_dict=None):
     """Create a tf.compat.v1.Session from a flat config dict ('gpu_options.allow_growth': True, ...)."""
     cfg = _sanitize_tf_config(config_dict)
     config_proto = tfv1.ConfigProto(allow_soft_placement=bool(cfg['allow_soft_placement']),
-                                    device_count={'CPU': int(cfg['num_cpu_devices'])})
+                                    device_count={'CPU': int(cfg['num_cpu_devices'])},
+                                    intra_op_parallelism_threads=int(cfg['intra_op_parallelism_threads']),
+                                    inter_op_parallelism_threads=int(cfg['inter_op_parallelism_threads']))
     for key, value in cfg.items():
         fields = key.split('.')
         if fields[0] in ('rnd', 'env') or len(fields) == 1 or value is None:

@@ -1,0 +1,23 @@
+"""The paper's generator configuration for benchmarks: command-line flags and the network with random weights."""
+
+import argparse
+
+import dnnlib.tflib as tflib
+
+
+def parser(description, repeats):
+    """An argument parser with the paper's 128x128 defaults (resolution, fmap_base, fingerprint bits)."""
+    result = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    result.add_argument('--resolution', type=int, default=128)
+    result.add_argument('--fmap-base', type=int, default=8192)
+    result.add_argument('--watermark-size', type=int, default=128)
+    result.add_argument('--repeats', type=int, default=repeats)
+    return result
+
+
+def generator(args):
+    """Gs of config-e with every resolution modulated, random weights (speed does not depend on training)."""
+    tflib.init_tf({'rnd.np_random_seed': 0})
+    return tflib.Network('Gs', func_name='training.networks_stylegan2.G_main_watermark', resolution=args.resolution,
+                         fmap_base=args.fmap_base, latent_size=512, watermark_size=args.watermark_size,
+                         res_modulated_range='4-%d' % args.resolution)

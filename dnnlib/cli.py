@@ -1,0 +1,60 @@
+"""Command-line fronts: errors are one line on stderr and a non-zero exit, never a usage block or traceback."""
+
+import argparse
+import functools
+import os
+import sys
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors ('<error_name>: error: <message>', exit status 2).
+
+    error_name defaults to the parser's prog; subcommand parsers inherit the
+    class and, when given, the error_name.
+    """
+
+    def __init__(self, *args, error_name=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.error_name = error_name
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault('parser_class', functools.partial(ArgumentParser, error_name=self.error_name))
+        return super().add_subparsers(**kwargs)
+
+    def error(self, message):
+        fail(self.error_name or self.prog, message, 2)
+
+
+def fail(prog, message, status=1):
+    print('%s: error: %s' % (prog, message), file=sys.stderr)
+    sys.exit(status)
+
+
+def parse_bool(text):
+    """argparse type for the authors' boolean flags: True/False, 1/0, yes/no, on/off (any case)."""
+    value = {'true': True, '1': True, 'yes': True, 'on': True,
+             'false': False, '0': False, 'no': False, 'off': False}.get(str(text).strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError('%r is not True/False, 1/0 or yes/no' % text)
+    return value
+
+
+def import_tensorflow():
+    """Import TensorFlow for a command-line front, without its start-up chatter.
+
+    Info lines are turned off (TF_CPP_MIN_LOG_LEVEL=1 unless set), and what its
+    native libraries print while loading, before that setting applies, is kept off
+    the terminal so that errors stay one line. Python exceptions still show.
+    """
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # pylint: disable=import-outside-toplevel
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
