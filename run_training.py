@@ -71,6 +71,8 @@ def build_parser():
     group.add_argument('--lrate', type=float, default=0.002, help='Adam learning rate for G, decoder and D')
     group.add_argument('--mapping-lrmul', type=float, default=0.01,
                        help='learning-rate multiplier of the fingerprint mapping network (default: 0.01, StyleGAN2)')
+    group.add_argument('--decoder-lrmul', type=float, default=1.0,
+                       help='learning-rate multiplier of the decoder (default: 1, as G and D)')
     group.add_argument('--mapping-layers', type=int, default=8,
                        help='dense layers of the fingerprint mapping network (default: 8)')
     group.add_argument('--G-smoothing-kimg', type=float, default=10.0,
@@ -117,7 +119,7 @@ def make_config(args):
                       res_modulated_range=args.res_modulated_range, variant=args.variant, **sizes)
     D_args = EasyDict(func_name=NETS + 'D_stylegan2', architecture=d_arch, **sizes)
     E_args = EasyDict(func_name=NETS + 'E_stylegan2_watermark', architecture=d_arch, latent_size=args.latent_size,
-                      watermark_size=args.watermark_size, **sizes)
+                      watermark_size=args.watermark_size, lrmul=args.decoder_lrmul, **sizes)
     ranges = {}
     for kind in ('crop', 'blur', 'jpeg', 'noise'):
         text = getattr(args, kind + '_range')

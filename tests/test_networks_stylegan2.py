@@ -149,3 +149,17 @@ def test_invalid_configuration_messages(tf_session):
         tflib.Network('G', func_name=NETS + 'G_main_watermark', res_modulated_range='4-64', **_tiny_kwargs())
     with pytest.raises(ValueError, match='variant'):
         tflib.Network('G', func_name=NETS + 'G_main_watermark', variant='IV', **_tiny_kwargs())
+
+
+def test_decoder_lrmul_rescales_stored_weights_only(tf_session):
+    kw = _tiny_kwargs()
+    plain, fast = [tflib.Network('E%d' % lrmul, func_name=NETS + 'E_stylegan2_watermark', lrmul=lrmul, **kw)
+                   for lrmul in (1, 10)]
+    assert _table(fast)['variables'] == _table(plain)['variables']
+    weights = np.concatenate([v.ravel() for k, v in tflib.run(fast.vars).items() if k.endswith('weight')])
+    assert np.std(weights) == pytest.approx(0.1, rel=0.1)  # stored N(0, 1/lrmul)
+    # The same function when the stored values are divided by lrmul: only the step size differs.
+    tflib.set_vars({fast.vars[k]: v / 10 for k, v in tflib.run(plain.vars).items()})
+    images = np.random.RandomState(0).randn(4, 3, 16, 16).astype(np.float32)
+    for want, got in zip(plain.run(images, None), fast.run(images, None)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

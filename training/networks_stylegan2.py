@@ -20,6 +20,8 @@ activations instead of weights (StyleGAN2's non-fused form): mathematically
 the same, but a plain convolution with gradients on every device.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -384,8 +386,14 @@ def G_mapping(latents_in, labels_in, latent_size=512, **kwargs):
 # Discriminator and decoder.
 
 def _image_features(images_in, num_channels, resolution, fmap_base, fmap_decay, fmap_min, fmap_max, architecture,
-                    nonlinearity, resample_kernel, mbstd_group_size, mbstd_num_features):
-    """The D body (FromRGB, per-resolution blocks, 4x4 Conv, Dense0) on NCHW images; returns [N, nf(0)]."""
+                    nonlinearity, resample_kernel, mbstd_group_size, mbstd_num_features, lrmul=1):
+    """The D body (FromRGB, per-resolution blocks, 4x4 Conv, Dense0) on NCHW images; returns [N, nf(0)].
+
+    lrmul multiplies the learning rate of every layer (equalized learning rate).
+    """
+    conv = functools.partial(conv2d_layer, lrmul=lrmul)
+    dense = functools.partial(dense_layer, lrmul=lrmul)
+    bias_act = functools.partial(apply_bias_act, act=nonlinearity, lrmul=lrmul)
     resolution_log2 = _check_architecture(resolution, architecture, 'discriminator')
     nf = _nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     resample_kernel = list(resample_kernel)
@@ -394,19 +402,18 @@ def _image_features(images_in, num_channels, resolution, fmap_base, fmap_decay, 
 
     def fromrgb(x, y, res):
         with tfv1.variable_scope('FromRGB'):
-            t = apply_bias_act(conv2d_layer(y, fmaps=nf(res - 1), kernel=1), act=nonlinearity)
+            t = bias_act(conv(y, fmaps=nf(res - 1), kernel=1))
             return t if x is None else x + t
 
     def block(x, res):
         t = x
         with tfv1.variable_scope('Conv0'):
-            x = apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=3), act=nonlinearity)
+            x = bias_act(conv(x, fmaps=nf(res - 1), kernel=3))
         with tfv1.variable_scope('Conv1_down'):
-            x = apply_bias_act(conv2d_layer(x, fmaps=nf(res - 2), kernel=3, down=True, resample_kernel=resample_kernel),
-                               act=nonlinearity)
+            x = bias_act(conv(x, fmaps=nf(res - 2), kernel=3, down=True, resample_kernel=resample_kernel))
         if architecture == 'resnet':
             with tfv1.variable_scope('Skip'):
-                t = conv2d_layer(t, fmaps=nf(res - 2), kernel=1, down=True, resample_kernel=resample_kernel)
+                t = conv(t, fmaps=nf(res - 2), kernel=1, down=True, resample_kernel=resample_kernel)
                 x = (x + t) * (1 / np.sqrt(2))
         return x
 
@@ -424,9 +431,9 @@ def _image_features(images_in, num_channels, resolution, fmap_base, fmap_decay, 
         if mbstd_group_size > 1:
             x = minibatch_stddev_layer(x, mbstd_group_size, mbstd_num_features)
         with tfv1.variable_scope('Conv'):
-            x = apply_bias_act(conv2d_layer(x, fmaps=nf(1), kernel=3), act=nonlinearity)
+            x = bias_act(conv(x, fmaps=nf(1), kernel=3))
         with tfv1.variable_scope('Dense0'):
-            x = apply_bias_act(dense_layer(x, fmaps=nf(0)), act=nonlinearity)
+            x = bias_act(dense(x, fmaps=nf(0)))
     return x
 
 
@@ -446,16 +453,18 @@ def D_stylegan2(images_in, labels_in, num_channels=3, resolution=1024, label_siz
 
 def E_stylegan2_watermark(images_in, labels_in, num_channels=3, resolution=1024, label_size=0, latent_size=512,
                           watermark_size=128, fmap_base=16 << 10, fmap_decay=1.0, fmap_min=1, fmap_max=512,
-                          architecture='resnet', nonlinearity='lrelu', resample_kernel=(1, 3, 3, 1), **_kwargs):
+                          architecture='resnet', nonlinearity='lrelu', resample_kernel=(1, 3, 3, 1), lrmul=1,
+                          **_kwargs):
     """Decoder: images NCHW -> (reconstructed z [N, latent_size], fingerprint logits [N, watermark_size]).
 
     The D architecture without minibatch stddev; a fingerprint bit is 1 where its logit is > 0.
+    lrmul > 1 lets the decoder learn faster than G and D (the paper's setting is 1).
     """
     labels_in.set_shape([None, label_size])
     x = _image_features(images_in, num_channels, resolution, fmap_base, fmap_decay, fmap_min, fmap_max, architecture,
-                        nonlinearity, resample_kernel, 0, 1)
+                        nonlinearity, resample_kernel, 0, 1, lrmul)
     with tfv1.variable_scope('Output'):
-        x = apply_bias_act(dense_layer(x, fmaps=latent_size + watermark_size))
+        x = apply_bias_act(dense_layer(x, fmaps=latent_size + watermark_size, lrmul=lrmul), lrmul=lrmul)
     latents_out = tf.identity(x[:, :latent_size], name='latents_out')
     watermark_logits_out = tf.identity(x[:, latent_size:], name='watermark_logits_out')
     return latents_out, watermark_logits_out
