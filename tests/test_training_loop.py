@@ -118,3 +118,13 @@ def test_consistency_schedule():
     assert ramp.ramp_start_nimg == 2000
     resumed = training_loop.ConsistencySchedule(2.0, 0.9, 4, ramp_start_nimg=2000)
     assert resumed.weight(4000) == ramp.weight(4000)
+
+
+def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
+    defaults = _config(str(tmp_path), str(tmp_path))
+    assert defaults['G_args'].mapping_layers == 8 and defaults['E_args'].lrmul == 1.0
+    assert defaults['G_smoothing_kimg'] == 10.0 and defaults['G_args'].mapping_lrmul == 0.01
+    config = _config(str(tmp_path), str(tmp_path), '--mapping-layers=2', '--decoder-lrmul=3', '--G-smoothing-kimg=2',
+                     '--mapping-lrmul=1')
+    assert config['G_args'].mapping_layers == 2 and config['E_args'].lrmul == 3.0
+    assert config['G_smoothing_kimg'] == 2.0 and config['G_args'].mapping_lrmul == 1.0
