@@ -6,11 +6,13 @@ Example (the paper's CelebA run on 2 GPUs):
       --dataset=celeba_align_png_cropped_30k --result-dir=results/celeba_align_png_cropped_30k \\
       --watermark-size=128 --res-modulated-range=4-128
 
-A small run on the embedded demo data set, on a CPU:
+A small run on the embedded demo data set, on a CPU (README, Quick start; made on first use):
 
   python run_training.py --data-dir=DATA --dataset=demo32 --result-dir=RESULTS --config=config-e-Gskip-Dresnet \\
       --num-gpus=1 --watermark-size=32 --res-modulated-range=4-32 --fmap-base=1024 --fmap-max=128 \\
-      --latent-size=128 --dlatent-size=128 --minibatch=16 --total-kimg=40 --metrics=watermark_accuracy_1k
+      --latent-size=128 --dlatent-size=128 --minibatch=8 --watermarkCls-weight=10 --mapping-lrmul=1 \\
+      --mapping-layers=2 --consistency-start-accuracy=0.9 --consistency-ramp-kimg=10 --G-smoothing-kimg=2 \\
+      --total-kimg=50 --kimg-per-tick=1 --snapshot-ticks=5 --metrics=watermark_accuracy_1k
 """
 
 import argparse
