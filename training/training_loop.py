@@ -32,8 +32,7 @@ class ConsistencySchedule:
     the weight is 0 until the decoder's bit accuracy of a tick reaches
     `start_accuracy`, then grows linearly to `target` over `ramp_kimg`: the
     decoder first learns to read the fingerprint while it is plainly visible,
-    then the generator learns to make it invisible (the schedule of the
-    artificial GAN fingerprints paper).
+    then the generator learns to make it invisible.
     """
 
     def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None):
@@ -107,7 +106,7 @@ class SnapshotGrids:
             images = Gs.run(z, self.labels, c, is_validation=True, randomize_noise=False,
                             minibatch_size=minibatch_size)
             save_image_grid(images, os.path.join(run_dir, '%s-%s.png' % (kind, suffix)), drange=(-1, 1),
-                                 grid_size=self.grid_size)
+                            grid_size=self.grid_size)
 
 
 def _grid_size(resolution, num_images):
@@ -252,7 +251,7 @@ def training_loop(
     cols, rows = grids.grid_size
     reals, _ = training_set.get_minibatch_np(cols * rows)
     save_image_grid(reals, os.path.join(run_dir, 'reals.png'), drange=training_set.dynamic_range,
-                         grid_size=grids.grid_size)
+                    grid_size=grids.grid_size)
     if resume_pkl is None:
         grids.save(Gs, run_dir, 'init', minibatch_gpu)
 
