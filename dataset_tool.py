@@ -4,6 +4,7 @@ Run `python dataset_tool.py <command> --help` for each command's arguments.
 """
 
 import argparse
+import functools
 import signal
 
 from dnnlib import cli
@@ -13,8 +14,7 @@ cli.import_tensorflow()
 from training import dataset_tool_lib as lib  # noqa: E402
 
 
-def _fail(message, status=1):
-    cli.fail('dataset_tool', message, status)
+_fail = functools.partial(cli.fail, 'dataset_tool')
 
 
 def _interrupt(signum, frame):

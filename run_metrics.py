@@ -6,6 +6,7 @@ one metric-<name>.txt per metric with a line of results.
 """
 
 import argparse
+import functools
 import os
 
 from dnnlib import cli
@@ -22,8 +23,7 @@ from training import dataset  # noqa: E402
 _USER_ERRORS = (metric_base.MetricError, OSError, ValueError)
 
 
-def _fail(message, status=1):
-    cli.fail('run_metrics', message, status)
+_fail = functools.partial(cli.fail, 'run_metrics')
 
 
 def _positive_int(text):

@@ -15,7 +15,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import tensorflow as tf  # noqa: E402
+from dnnlib import cli  # noqa: E402
+
+tf = cli.import_tensorflow()
 
 from training import dataset  # noqa: E402
 from training import dataset_tool_lib  # noqa: E402

@@ -13,9 +13,12 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from dnnlib import cli  # noqa: E402
+
+tf = cli.import_tensorflow()
 
 from dnnlib.tflib.ops.conv2d import conv2d  # noqa: E402
 from dnnlib.tflib.ops.upfirdn_2d import downsample_2d, filter_2d, upsample_2d, upsample_conv_2d  # noqa: E402

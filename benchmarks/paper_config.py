@@ -2,7 +2,11 @@
 
 import argparse
 
-import dnnlib.tflib as tflib
+from dnnlib import cli
+
+cli.import_tensorflow()
+
+import dnnlib.tflib as tflib  # noqa: E402
 
 
 def parser(description, repeats):
