@@ -167,17 +167,23 @@ class MetricBase:
     def _run_on_generated(self, E, Gs, Gs_kwargs, num_gpus):
         """_tower_outputs on num_images images of fresh random inputs: {key: array [num_images, ...]}."""
 
+        def build_tower():
+            inputs = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
+            images = Gs.get_output_for(*[inputs[name] for name in Gs.input_names], **Gs_kwargs)
+            return self._tower_outputs(E, images, inputs.get(LABELS_INPUT), inputs.get(FINGERPRINT_INPUT))
+
+        return self._run_towers(('generated', E, Gs, num_gpus, repr(sorted(Gs_kwargs.items()))), build_tower, num_gpus)
+
+    def _run_towers(self, key, build_tower, num_gpus):
+        """build_tower() (-> {key: tensor}) once per tower, cached under key; run until num_images rows."""
+
         def build():
             towers = []
             for tower in range(num_gpus):
                 with tf.device(tflib.tower_device(tower)):
-                    inputs = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
-                    images = Gs.get_output_for(*[inputs[name] for name in Gs.input_names], **Gs_kwargs)
-                    towers.append(self._tower_outputs(E, images, inputs.get(LABELS_INPUT),
-                                                      inputs.get(FINGERPRINT_INPUT)))
+                    towers.append(build_tower())
             return towers
 
-        key = ('generated', E, Gs, num_gpus, repr(sorted(Gs_kwargs.items())))
         return self._collect(self._cached(key, build), num_gpus)
 
     def _collect(self, towers, num_gpus):

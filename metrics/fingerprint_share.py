@@ -1,0 +1,59 @@
+"""How much of what an image shows is set by its fingerprint rather than by its latent.
+
+A fingerprint should mark an image, not decide it: G(z, c) and G(z, c2) should look
+alike, while G(z, c) and G(z2, c) differ as any two samples do. On fresh random z, z2,
+c, c2, with the generator's fixed noise maps (so that only z or c differs), this metric
+measures the mean squared pixel difference (images in [-1, 1])
+
+    <name>_pixel_mse_fingerprint   between G(z, c) and G(z, c2): the same latent
+    <name>_pixel_mse_latent        between G(z, c) and G(z2, c): the same fingerprint
+
+and their ratio <name>_fingerprint_share = mse_fingerprint / mse_latent: about 1 for a
+generator that treats both inputs alike (as at initialisation), near 0 when the rows of
+a `fakes-latents-same` grid look alike, above 1 when the fingerprint decides the image
+and z is given up.
+"""
+
+import tensorflow as tf
+
+from metrics import metric_base
+from metrics.metric_base import FINGERPRINT_INPUT, LATENTS_INPUT, MetricError
+
+
+def pixel_mse(images_a, images_b):
+    """Per image pair: the mean over pixels and channels of the squared difference."""
+    return tf.reduce_mean(tf.square(images_a - images_b), axis=[1, 2, 3])
+
+
+class FingerprintShare(metric_base.MetricBase):
+    """Reports <name>_pixel_mse_fingerprint, <name>_pixel_mse_latent and <name>_fingerprint_share."""
+
+    def _evaluate(self, E, Gs, Gs_kwargs, num_gpus):
+        del E
+        for name in (LATENTS_INPUT, FINGERPRINT_INPUT):
+            if name not in Gs.input_names:
+                raise MetricError('generator %r has no %s input: the fingerprint share needs a generator '
+                                  'of a latent and a fingerprint' % (Gs.name, name))
+
+        Gs_kwargs = dict(Gs_kwargs, randomize_noise=False)  # the same noise maps in every image of a pair
+
+        def build_tower():
+            inputs = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
+            other = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
+
+            def generate(**changed):
+                given = dict(inputs, **changed)
+                return Gs.get_output_for(*[given[name] for name in Gs.input_names], **Gs_kwargs)
+
+            images = generate()
+            return {'fingerprint': pixel_mse(images, generate(**{FINGERPRINT_INPUT: other[FINGERPRINT_INPUT]})),
+                    'latent': pixel_mse(images, generate(**{LATENTS_INPUT: other[LATENTS_INPUT]}))}
+
+        key = ('fingerprint_share', Gs, num_gpus, repr(sorted(Gs_kwargs.items())))
+        pairs = self._run_towers(key, build_tower, num_gpus)
+        mse_fingerprint = float(pairs['fingerprint'].mean(dtype='float64'))
+        mse_latent = float(pairs['latent'].mean(dtype='float64'))
+        self._report_result(mse_fingerprint, suffix='_pixel_mse_fingerprint', fmt='%-10.5f')
+        self._report_result(mse_latent, suffix='_pixel_mse_latent', fmt='%-10.5f')
+        share = mse_fingerprint / mse_latent if mse_latent > 0 else float('inf')
+        self._report_result(share, suffix='_fingerprint_share')
