@@ -17,7 +17,7 @@ and z is given up.
 import tensorflow as tf
 
 from metrics import metric_base
-from metrics.metric_base import FINGERPRINT_INPUT, LATENTS_INPUT, MetricError
+from metrics.metric_base import FINGERPRINT_INPUT, LATENTS_INPUT, MetricError, generate_tf
 
 
 def pixel_mse(images_a, images_b):
@@ -41,13 +41,12 @@ class FingerprintShare(metric_base.MetricBase):
             inputs = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
             other = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
 
-            def generate(**changed):
-                given = dict(inputs, **changed)
-                return Gs.get_output_for(*[given[name] for name in Gs.input_names], **Gs_kwargs)
+            def changed(name):  # the images with one input drawn anew
+                return generate_tf(Gs, dict(inputs, **{name: other[name]}), Gs_kwargs)
 
-            images = generate()
-            return {'fingerprint': pixel_mse(images, generate(**{FINGERPRINT_INPUT: other[FINGERPRINT_INPUT]})),
-                    'latent': pixel_mse(images, generate(**{LATENTS_INPUT: other[LATENTS_INPUT]}))}
+            images = generate_tf(Gs, inputs, Gs_kwargs)
+            return {'fingerprint': pixel_mse(images, changed(FINGERPRINT_INPUT)),
+                    'latent': pixel_mse(images, changed(LATENTS_INPUT))}
 
         key = ('fingerprint_share', Gs, num_gpus, repr(sorted(Gs_kwargs.items())))
         pairs = self._run_towers(key, build_tower, num_gpus)

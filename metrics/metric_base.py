@@ -39,6 +39,11 @@ def random_fingerprints_tf(minibatch_size, num_bits):
     return tf.cast(tf.random.uniform([minibatch_size, num_bits]) < 0.5, tf.float32)
 
 
+def generate_tf(Gs, inputs, Gs_kwargs):
+    """Gs's images of inputs given by Gs input name."""
+    return Gs.get_output_for(*[inputs[name] for name in Gs.input_names], **Gs_kwargs)
+
+
 class MetricBase:
     """One metric. name: its registry name, used in result lines and file names;
     num_images: how many generated images it measures; minibatch_per_gpu: images per tower and step."""
@@ -169,7 +174,7 @@ class MetricBase:
 
         def build_tower():
             inputs = self._random_inputs_tf(Gs, self.minibatch_per_gpu)
-            images = Gs.get_output_for(*[inputs[name] for name in Gs.input_names], **Gs_kwargs)
+            images = generate_tf(Gs, inputs, Gs_kwargs)
             return self._tower_outputs(E, images, inputs.get(LABELS_INPUT), inputs.get(FINGERPRINT_INPUT))
 
         return self._run_towers(('generated', E, Gs, num_gpus, repr(sorted(Gs_kwargs.items()))), build_tower, num_gpus)

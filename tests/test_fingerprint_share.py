@@ -28,8 +28,7 @@ def mixing_generator(latents_in, labels_in, watermark_in, latent_gain=1.0, finge
     return tf.reshape(pixels, [-1, 3, RESOLUTION, RESOLUTION], name='images_out')
 
 
-def share_of(tf_session, num_images=2000, **gains):
-    del tf_session
+def share_of(num_images=2000, **gains):
     Gs = tflib.Network('Gs', func_name=mixing_generator, **gains)
     return FingerprintShare('share', num_images=num_images, minibatch_per_gpu=50).run_networks(
         None, Gs, 'net', num_gpus=2, log_results=False)
@@ -37,23 +36,23 @@ def share_of(tf_session, num_images=2000, **gains):
 
 def test_expected_differences(tf_session):
     # E[(z - z2)^2] = 2 for z ~ N(0, 1); E[(c - c2)^2] = 1/2 for Bernoulli(1/2) bits; noise is fixed.
-    results = share_of(tf_session, latent_gain=1.0, fingerprint_gain=1.0)
+    results = share_of(latent_gain=1.0, fingerprint_gain=1.0)
     assert results['share_pixel_mse_latent'] == pytest.approx(2.0 / PIXELS, rel=0.1)
     assert results['share_pixel_mse_fingerprint'] == pytest.approx(0.5 / PIXELS, rel=0.1)
     assert results['share_fingerprint_share'] == pytest.approx(0.25, rel=0.15)
 
 
 def test_share_follows_the_gains(tf_session):
-    small = share_of(tf_session, latent_gain=1.0, fingerprint_gain=0.1)['share_fingerprint_share']
-    large = share_of(tf_session, latent_gain=0.5, fingerprint_gain=2.0)['share_fingerprint_share']
+    small = share_of(latent_gain=1.0, fingerprint_gain=0.1)['share_fingerprint_share']
+    large = share_of(latent_gain=0.5, fingerprint_gain=2.0)['share_fingerprint_share']
     assert small == pytest.approx(0.0025, rel=0.15)
     assert large == pytest.approx(4.0, rel=0.15)
 
 
 def test_fingerprint_that_changes_nothing_and_latent_that_changes_nothing(tf_session):
-    unmarked = share_of(tf_session, num_images=100, fingerprint_gain=0.0)
+    unmarked = share_of(num_images=100, fingerprint_gain=0.0)
     assert unmarked['share_pixel_mse_fingerprint'] == 0.0 and unmarked['share_fingerprint_share'] == 0.0
-    collapsed = share_of(tf_session, num_images=100, latent_gain=0.0)
+    collapsed = share_of(num_images=100, latent_gain=0.0)
     assert collapsed['share_pixel_mse_latent'] == 0.0 and collapsed['share_fingerprint_share'] == np.inf
 
 
