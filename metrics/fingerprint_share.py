@@ -17,7 +17,7 @@ and z is given up.
 import tensorflow as tf
 
 from metrics import metric_base
-from metrics.metric_base import FINGERPRINT_INPUT, LATENTS_INPUT, MetricError, generate_tf
+from metrics.metric_base import FINGERPRINT_INPUT, LATENTS_INPUT, MetricError, generate_tf, kwargs_key
 
 
 def pixel_mse(images_a, images_b):
@@ -48,7 +48,7 @@ class FingerprintShare(metric_base.MetricBase):
             return {'fingerprint': pixel_mse(images, changed(FINGERPRINT_INPUT)),
                     'latent': pixel_mse(images, changed(LATENTS_INPUT))}
 
-        key = ('fingerprint_share', Gs, num_gpus, repr(sorted(Gs_kwargs.items())))
+        key = ('fingerprint_share', Gs, num_gpus, kwargs_key(Gs_kwargs))
         pairs = self._run_towers(key, build_tower, num_gpus)
         mse_fingerprint = float(pairs['fingerprint'].mean(dtype='float64'))
         mse_latent = float(pairs['latent'].mean(dtype='float64'))

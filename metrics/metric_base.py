@@ -39,6 +39,11 @@ def random_fingerprints_tf(minibatch_size, num_bits):
     return tf.cast(tf.random.uniform([minibatch_size, num_bits]) < 0.5, tf.float32)
 
 
+def kwargs_key(kwargs):
+    """A hashable, order-independent stand-in for a kwargs dict in graph-cache keys."""
+    return repr(sorted(kwargs.items()))
+
+
 def generate_tf(Gs, inputs, Gs_kwargs):
     """Gs's images of inputs given by Gs input name."""
     return Gs.get_output_for(*[inputs[name] for name in Gs.input_names], **Gs_kwargs)
@@ -177,7 +182,7 @@ class MetricBase:
             images = generate_tf(Gs, inputs, Gs_kwargs)
             return self._tower_outputs(E, images, inputs.get(LABELS_INPUT), inputs.get(FINGERPRINT_INPUT))
 
-        return self._run_towers(('generated', E, Gs, num_gpus, repr(sorted(Gs_kwargs.items()))), build_tower, num_gpus)
+        return self._run_towers(('generated', E, Gs, num_gpus, kwargs_key(Gs_kwargs)), build_tower, num_gpus)
 
     def _run_towers(self, key, build_tower, num_gpus):
         """build_tower() (-> {key: tensor}) once per tower, cached under key; run until num_images rows."""
@@ -233,7 +238,7 @@ class MetricBase:
 
     def _dataset(self):
         kwargs = self._dataset_kwargs()
-        return self._cached(('dataset', self._context.data_dir, repr(sorted(kwargs.items()))),
+        return self._cached(('dataset', self._context.data_dir, kwargs_key(kwargs)),
                             lambda: dataset.load_dataset(data_dir=self._context.data_dir, **kwargs))
 
     def _cache_dir(self):
