@@ -93,6 +93,11 @@ def build_parser():
                             'ramp it up (default: the full weight from the start, as the paper)')
     group.add_argument('--consistency-ramp-kimg', type=float, default=0.0,
                        help='kimg over which the consistency weight ramps up (default: 0, at once)')
+    group.add_argument('--diversity-weight', type=float, default=0.0,
+                       help='weight of the z-diversity floor: G is penalised when images that differ only in z '
+                            'differ by less than --diversity-floor (default: 0, off, as the paper)')
+    group.add_argument('--diversity-floor', type=float, default=0.25,
+                       help='mean squared pixel difference ([-1, 1] scale) that z must make (default: %(default)s)')
     group.add_argument('--perturb', default=None, choices=['crop', 'blur', 'jpeg', 'noise', 'combo'],
                        help='immunisation: perturb generated images before the decoder reads them')
     group.add_argument('--crop-range', default=None, help='kept square side as a fraction, LO-HI (default: 0.47-1.0)')
@@ -113,6 +118,8 @@ def make_config(args):
     if args.num_gpus < 1:
         raise ValueError('--num-gpus must be at least 1')
     minibatch = args.minibatch or 8 * args.num_gpus
+    if args.diversity_weight and (args.diversity_floor <= 0 or (args.minibatch_gpu or minibatch // args.num_gpus) < 2):
+        raise ValueError('--diversity-weight needs --diversity-floor > 0 and at least 2 images per device')
     sizes = dict(fmap_base=args.fmap_base, fmap_max=args.fmap_max)
     G_args = EasyDict(func_name=NETS + 'G_main_watermark', latent_size=args.latent_size,
                       dlatent_size=args.dlatent_size, mapping_fmaps=args.dlatent_size, mapping_lrmul=args.mapping_lrmul,
@@ -128,7 +135,8 @@ def make_config(args):
         if text is not None:
             ranges[kind] = perturbations.parse_range(text)
     G_loss_args = EasyDict(latentsRecL2_weight=args.latentsRecL2_weight, watermarkCls_weight=args.watermarkCls_weight,
-                           decoupleL2_weight=args.decoupleL2_weight, perturb=args.perturb, perturb_ranges=ranges)
+                           decoupleL2_weight=args.decoupleL2_weight, diversity_weight=args.diversity_weight,
+                           diversity_floor=args.diversity_floor, perturb=args.perturb, perturb_ranges=ranges)
     D_loss_args = EasyDict(gamma=100.0 if args.gamma is None else args.gamma)
     opt_args = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
     from metrics import metric_defaults  # pylint: disable=import-outside-toplevel

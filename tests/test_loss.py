@@ -23,6 +23,23 @@ def test_bit_accuracy(tf_session):
     np.testing.assert_allclose(tflib.run(loss.bit_accuracy(logits, bits)), [0.75, 1.0])
 
 
+def test_diversity_shortfall_is_zero_once_z_changes_the_image_enough(tf_session):
+    # Alternating images 0 and a: every neighbour pair differs by a^2 per pixel.
+    def shortfall(a, floor):
+        images = tf.constant(np.array([0.0, a] * 4, np.float32).reshape(8, 1, 1, 1) * np.ones((1, 3, 4, 4), np.float32))
+        value = loss.diversity_shortfall(images, floor)
+        tflib.init_uninitialized_vars()  # autosummary's accumulators
+        return tflib.run([value, tf.gradients(value, [images])[0]])
+
+    same, same_grad = shortfall(0.0, 0.25)
+    assert same == pytest.approx(1.0) and not np.any(same_grad)  # no direction when all are equal
+    half, half_grad = shortfall(np.sqrt(0.125), 0.25)
+    assert half == pytest.approx(0.5)
+    assert np.all(half_grad[1::2] < 0) and np.all(half_grad[0::2] > 0)  # descent pushes the images apart
+    enough, enough_grad = shortfall(0.6, 0.25)
+    assert enough == 0.0 and not np.any(enough_grad)
+
+
 @pytest.mark.parametrize('kind', ['crop', 'blur', 'jpeg', 'noise', 'combo'])
 def test_perturbations_keep_shape_and_pass_gradients(tf_session, kind):
     images = tf.constant(np.random.RandomState(0).uniform(-1, 1, (4, 3, 16, 16)).astype(np.float32))

@@ -128,3 +128,8 @@ def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
                      '--mapping-lrmul=1')
     assert config['G_args'].mapping_layers == 2 and config['E_args'].lrmul == 3.0
     assert config['G_smoothing_kimg'] == 2.0 and config['G_args'].mapping_lrmul == 1.0
+    assert defaults['G_loss_args'].diversity_weight == 0.0
+    config = _config(str(tmp_path), str(tmp_path), '--diversity-weight=10', '--diversity-floor=0.3')
+    assert config['G_loss_args'].diversity_weight == 10.0 and config['G_loss_args'].diversity_floor == 0.3
+    with pytest.raises(ValueError, match='at least 2 images per device'):
+        _config(str(tmp_path), str(tmp_path), '--diversity-weight=10', '--minibatch=2', '--num-gpus=2')

@@ -3,7 +3,8 @@
 D: non-saturating logistic loss, R1 penalty on reals (lazy).
 G and decoder E, one loss: adversarial + latent reconstruction (L2) +
 fingerprint cross-entropy + consistency between two fingerprints with the same
-z; path-length regularisation on G (lazy).
+z (+ optionally a floor on how much z changes the image); path-length
+regularisation on G (lazy).
 
 Every term is reported to autosummary (and so to TensorBoard) under Loss/...
 """
@@ -45,7 +46,7 @@ def bit_accuracy(logits, watermarks):
 # Generator and decoder.
 
 def G_watermark(G, D, E, training_set, minibatch_size, sampler, latentsRecL2_weight=1.0, watermarkCls_weight=2.0,
-                decoupleL2_weight=2.0, perturb=None, perturb_ranges=None):
+                decoupleL2_weight=2.0, diversity_weight=0.0, diversity_floor=0.25, perturb=None, perturb_ranges=None):
     """The loss that G and the decoder E both minimise, per image [N]."""
     latent_size = G.input_shapes[0][1]
     latents = tf.random.normal([minibatch_size, latent_size])
@@ -60,11 +61,18 @@ def G_watermark(G, D, E, training_set, minibatch_size, sampler, latentsRecL2_wei
     latent_rec = tf.reduce_mean(tf.square(latents - latents_rec), axis=1)
     watermark_cls = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=watermarks, logits=logits), axis=1)
     # Consistency: the same z with another fingerprint must give the same image.
-    fakes2 = G.get_output_for(latents, labels, sampler.sample(minibatch_size), is_training=True)
+    if diversity_weight:
+        # One fingerprint and fixed noise for the whole second batch: neighbours in it then differ in z only.
+        fakes2 = G.get_output_for(latents, labels, tf.tile(sampler.sample(1), [minibatch_size, 1]),
+                                  is_training=True, randomize_noise=False)
+    else:
+        fakes2 = G.get_output_for(latents, labels, sampler.sample(minibatch_size), is_training=True)
     decouple = tf.reduce_mean(tf.square(fakes - fakes2), axis=[1, 2, 3])
 
     loss = (adversarial + latentsRecL2_weight * latent_rec + watermarkCls_weight * watermark_cls
             + decoupleL2_weight * decouple)
+    if diversity_weight:
+        loss += diversity_weight * diversity_shortfall(fakes2, diversity_floor)
     # Each summary passes the loss through, so evaluating the loss updates all of them.
     for name, value in (('Loss/scores/fake', fake_scores), ('Loss/G/adversarial', adversarial),
                         ('Loss/G/latentsRecL2', latent_rec), ('Loss/G/watermarkCls', watermark_cls),
@@ -72,6 +80,18 @@ def G_watermark(G, D, E, training_set, minibatch_size, sampler, latentsRecL2_wei
                         ('Loss/G/total', loss)):
         loss = autosummary(name, value, passthru=loss)
     return loss
+
+
+def diversity_shortfall(images, floor):
+    """How far images [N, C, H, W] that differ only in z fall short of differing by `floor` (scalar in [0, 1]).
+
+    The mean squared difference between neighbours in the batch is the image change z makes;
+    the shortfall is relu(1 - change / floor), so it is 0, and pushes no more, once z changes
+    the image by `floor` (on the [-1, 1] pixel scale; pairs of the demo set's reals differ by
+    about 0.47). Against the collapse where the fingerprint alone sets the image.
+    """
+    change = autosummary('Loss/G/z_change', tf.reduce_mean(tf.square(images - tf.roll(images, 1, axis=0))))
+    return tf.nn.relu(1 - change / floor)
 
 
 def G_path_length_reg(G, training_set, minibatch_size, sampler, pl_minibatch_shrink=2, pl_decay=0.01, pl_weight=2.0):
