@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 import run_training
 from training import dataset_tool_lib, training_loop
@@ -133,3 +134,12 @@ def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
     assert config['G_loss_args'].diversity_weight == 10.0 and config['G_loss_args'].diversity_floor == 0.3
     with pytest.raises(ValueError, match='at least 2 images per device'):
         _config(str(tmp_path), str(tmp_path), '--diversity-weight=10', '--minibatch=2', '--num-gpus=2')
+
+
+def test_diversity_floor_trains_and_logs_z_change(tf_session, data_dir, tmp_path):
+    config = _config(data_dir, str(tmp_path), '--total-kimg=0.016', '--kimg-per-tick=0.008', '--diversity-weight=10')
+    training_loop.training_loop(run_dir=str(tmp_path), **config)
+    changes = [value.simple_value for path in glob.glob(str(tmp_path / 'events.out.tfevents.*'))
+               for event in tf.compat.v1.train.summary_iterator(path) for value in event.summary.value
+               if value.tag == 'Loss/G/z_change']
+    assert changes and all(change > 0 for change in changes)
