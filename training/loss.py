@@ -63,10 +63,10 @@ def G_watermark(G, D, E, training_set, minibatch_size, sampler, latentsRecL2_wei
     # Consistency: the same z with another fingerprint must give the same image.
     if diversity_weight:
         # One fingerprint and fixed noise for the whole second batch: neighbours in it then differ in z only.
-        fakes2 = G.get_output_for(latents, labels, tf.tile(sampler.sample(1), [minibatch_size, 1]),
-                                  is_training=True, randomize_noise=False)
+        watermarks2, noise_args = tf.tile(sampler.sample(1), [minibatch_size, 1]), dict(randomize_noise=False)
     else:
-        fakes2 = G.get_output_for(latents, labels, sampler.sample(minibatch_size), is_training=True)
+        watermarks2, noise_args = sampler.sample(minibatch_size), {}
+    fakes2 = G.get_output_for(latents, labels, watermarks2, is_training=True, **noise_args)
     decouple = tf.reduce_mean(tf.square(fakes - fakes2), axis=[1, 2, 3])
 
     loss = (adversarial + latentsRecL2_weight * latent_rec + watermarkCls_weight * watermark_cls
