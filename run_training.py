@@ -97,7 +97,7 @@ def build_parser():
                        help='weight of the z-diversity floor: G is penalised when images that differ only in z '
                             'differ by less than --diversity-floor (default: 0, off, as the paper)')
     group.add_argument('--diversity-floor', type=float, default=0.25,
-                       help='mean squared pixel difference ([-1, 1] scale) that z must make (default: %(default)s)')
+                       help='mean squared difference of pixels clipped to [-1, 1] that z must make (default: %(default)s)')
     group.add_argument('--perturb', default=None, choices=['crop', 'blur', 'jpeg', 'noise', 'combo'],
                        help='immunisation: perturb generated images before the decoder reads them')
     group.add_argument('--crop-range', default=None, help='kept square side as a fraction, LO-HI (default: 0.47-1.0)')

@@ -25,8 +25,8 @@ def test_bit_accuracy(tf_session):
 
 def test_diversity_shortfall_is_zero_once_z_changes_the_image_enough(tf_session):
     # Alternating images 0 and a: every neighbour pair differs by a^2 per pixel.
-    def shortfall(a, floor):
-        images = tf.constant(np.array([0.0, a] * 4, np.float32).reshape(8, 1, 1, 1) * np.ones((1, 3, 4, 4), np.float32))
+    def shortfall(a, floor, b=0.0):
+        images = tf.constant(np.array([b, a] * 4, np.float32).reshape(8, 1, 1, 1) * np.ones((1, 3, 4, 4), np.float32))
         value = loss.diversity_shortfall(images, floor)
         tflib.init_uninitialized_vars()  # autosummary's accumulators
         return tflib.run([value, tf.gradients(value, [images])[0]])
@@ -38,6 +38,8 @@ def test_diversity_shortfall_is_zero_once_z_changes_the_image_enough(tf_session)
     assert np.all(half_grad[1::2] < 0) and np.all(half_grad[0::2] > 0)  # descent pushes the images apart
     enough, enough_grad = shortfall(0.6, 0.25)
     assert enough == 0.0 and not np.any(enough_grad)
+    out_of_range, _ = shortfall(2.0, 0.25, b=1.2)  # 0.64 apart, but both clip to 1: no change counted
+    assert out_of_range == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize('kind', ['crop', 'blur', 'jpeg', 'noise', 'combo'])

@@ -88,8 +88,10 @@ def diversity_shortfall(images, floor):
     The mean squared difference between neighbours in the batch is the image change z makes;
     the shortfall is relu(1 - change / floor), so it is 0, and pushes no more, once z changes
     the image by `floor` (on the [-1, 1] pixel scale; pairs of the demo set's reals differ by
-    about 0.47). Against the collapse where the fingerprint alone sets the image.
+    about 0.47). Against the collapse where the fingerprint alone sets the image. Pixels are
+    clipped to [-1, 1] first: without it G met the floor with saturated blobs far out of range.
     """
+    images = tf.clip_by_value(images, -1.0, 1.0)
     change = autosummary('Loss/G/z_change', tf.reduce_mean(tf.square(images - tf.roll(images, 1, axis=0))))
     return tf.nn.relu(1 - change / floor)
 
