@@ -119,6 +119,10 @@ def test_consistency_schedule():
     assert ramp.ramp_start_nimg == 2000
     resumed = training_loop.ConsistencySchedule(2.0, 0.9, 4, ramp_start_nimg=2000)
     assert resumed.weight(4000) == ramp.weight(4000)
+    raised = training_loop.ConsistencySchedule(10.0, start_accuracy=0.8, ramp_kimg=4, initial=2.0)
+    assert raised.weight(0) == 2.0
+    raised.update(5000, 0.85)
+    assert raised.weight(7000) == pytest.approx(6.0) and raised.weight(9000) == 10.0
 
 
 def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
@@ -134,6 +138,11 @@ def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
     assert config['G_loss_args'].diversity_weight == 10.0 and config['G_loss_args'].diversity_floor == 0.3
     with pytest.raises(ValueError, match='at least 2 images per device'):
         _config(str(tmp_path), str(tmp_path), '--diversity-weight=10', '--minibatch=2', '--num-gpus=2')
+    assert defaults['consistency_initial_weight'] == 0.0
+    config = _config(str(tmp_path), str(tmp_path), '--consistency-start-accuracy=0.8', '--consistency-initial-weight=2')
+    assert config['consistency_initial_weight'] == 2.0
+    with pytest.raises(ValueError, match='needs --consistency-start-accuracy'):
+        _config(str(tmp_path), str(tmp_path), '--consistency-initial-weight=2')
 
 
 def test_diversity_floor_trains_and_logs_z_change(tf_session, data_dir, tmp_path):

@@ -29,32 +29,34 @@ class ConsistencySchedule:
     """Weight of the consistency loss over training.
 
     Without `start_accuracy` it is `target` throughout (the paper). With it,
-    the weight is 0 until the decoder's bit accuracy of a tick reaches
-    `start_accuracy`, then grows linearly to `target` over `ramp_kimg`: the
+    the weight is `initial` until the decoder's bit accuracy of a tick reaches
+    `start_accuracy`, then moves linearly to `target` over `ramp_kimg`: the
     decoder first learns to read the fingerprint while it is plainly visible,
     then the generator learns to make it invisible.
     """
 
-    def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None):
+    def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None, initial=0.0):
         self.target = float(target)
         self.start_accuracy = start_accuracy
         self.ramp_kimg = float(ramp_kimg)
         self.ramp_start_nimg = ramp_start_nimg
+        self.initial = float(initial)
 
     def weight(self, cur_nimg):
         if self.start_accuracy is None:
             return self.target
         if self.ramp_start_nimg is None:
-            return 0.0
+            return self.initial
         if self.ramp_kimg <= 0:
             return self.target
-        return self.target * min(1.0, (cur_nimg - self.ramp_start_nimg) / (self.ramp_kimg * 1000.0))
+        progress = min(1.0, (cur_nimg - self.ramp_start_nimg) / (self.ramp_kimg * 1000.0))
+        return self.initial + (self.target - self.initial) * progress
 
     def update(self, cur_nimg, bit_accuracy):
         if self.start_accuracy is not None and self.ramp_start_nimg is None and bit_accuracy >= self.start_accuracy:
             self.ramp_start_nimg = cur_nimg
-            print('Bit accuracy %.4f reached %.2f at %.1f kimg: the consistency weight ramps up to %g over %g kimg'
-                  % (bit_accuracy, self.start_accuracy, cur_nimg / 1000.0, self.target, self.ramp_kimg))
+            print('Bit accuracy %.4f reached %.2f at %.1f kimg: the consistency weight goes from %g to %g over %g kimg'
+                  % (bit_accuracy, self.start_accuracy, cur_nimg / 1000.0, self.initial, self.target, self.ramp_kimg))
 
 
 def snapshot_name(kimg):
@@ -223,6 +225,7 @@ def training_loop(
         fingerprint_set_size=0,
         consistency_start_accuracy=None,
         consistency_ramp_kimg=0.0,
+        consistency_initial_weight=0.0,
         resume_pkl=None,
         seed=1000):
     """Train E, G, D (and Gs) and write everything into run_dir."""
@@ -256,7 +259,8 @@ def training_loop(
         grids.save(Gs, run_dir, 'init', minibatch_gpu)
 
     consistency = ConsistencySchedule(G_loss_args.get('decoupleL2_weight', 2.0), consistency_start_accuracy,
-                                      consistency_ramp_kimg, progress.get('consistency_ramp_start_nimg'))
+                                      consistency_ramp_kimg, progress.get('consistency_ramp_start_nimg'),
+                                      consistency_initial_weight)
     print('Building TensorFlow graph...')
     with tfv1.name_scope('Inputs'), tf.device('/cpu:0'):
         decouple_weight_in = tfv1.placeholder(tf.float32, name='decoupleL2_weight_in', shape=[])
