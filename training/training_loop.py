@@ -31,8 +31,8 @@ class ConsistencySchedule:
     Without `start_accuracy` it is `target` throughout (the paper). With it,
     the weight is `initial` until the decoder's bit accuracy of a tick reaches
     `start_accuracy`, then moves linearly to `target` over `ramp_kimg`: the
-    decoder first learns to read the fingerprint while it is plainly visible,
-    then the generator learns to make it invisible.
+    decoder first learns to read the fingerprint while the generator may show
+    it plainly, then the generator learns to make it invisible.
     """
 
     def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None, initial=0.0):
