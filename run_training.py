@@ -94,7 +94,7 @@ def build_parser():
                             'ramp it up (default: the full weight from the start, as the paper)')
     group.add_argument('--consistency-ramp-kimg', type=float, default=0.0,
                        help='kimg over which the consistency weight ramps up (default: 0, at once)')
-    group.add_argument('--consistency-initial-weight', type=float, default=None,
+    group.add_argument('--consistency-initial-weight', type=float, default=0.0,
                        help='consistency weight until --consistency-start-accuracy is reached (default: 0)')
     group.add_argument('--diversity-weight', type=float, default=0.0,
                        help='weight of the z-diversity floor: G is penalised when images that differ only in z '
@@ -121,7 +121,7 @@ def make_config(args):
     if args.num_gpus < 1:
         raise ValueError('--num-gpus must be at least 1')
     minibatch = args.minibatch or 8 * args.num_gpus
-    if args.consistency_initial_weight is not None and args.consistency_start_accuracy is None:
+    if args.consistency_initial_weight and args.consistency_start_accuracy is None:
         raise ValueError('--consistency-initial-weight needs --consistency-start-accuracy')
     if args.diversity_weight and (args.diversity_floor <= 0 or (args.minibatch_gpu or minibatch // args.num_gpus) < 2):
         raise ValueError('--diversity-weight needs --diversity-floor > 0 and at least 2 images per device')
@@ -156,7 +156,7 @@ def make_config(args):
         kimg_per_tick=args.kimg_per_tick,
         image_snapshot_ticks=args.snapshot_ticks, network_snapshot_ticks=args.snapshot_ticks,
         fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
-        consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight or 0.0,
+        consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight,
         resume_pkl=args.resume_pkl, seed=args.seed)
 
 
