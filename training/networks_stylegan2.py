@@ -425,9 +425,9 @@ def _image_features(images_in, num_channels, resolution, fmap_base, fmap_decay, 
             x = block(x, res)
             if architecture == 'skip':
                 y = downsample_2d(y, k=resample_kernel, data_format='NHWC')
-    if architecture == 'skip' or resolution_log2 == 2:
-        x = fromrgb(x, y, 2)
     with tfv1.variable_scope('4x4'):
+        if architecture == 'skip' or resolution_log2 == 2:
+            x = fromrgb(x, y, 2)
         if mbstd_group_size > 1:
             x = minibatch_stddev_layer(x, mbstd_group_size, mbstd_num_features)
         with tfv1.variable_scope('Conv'):
@@ -489,3 +489,9 @@ def G_main_baked(latents_in, labels_in, latent_size=512, label_size=0, num_chann
         return _synthesis(None, latents_in, latent_size, None, 1, num_channels, resolution, fmap_base, fmap_decay,
                           fmap_min, fmap_max, randomize_noise, architecture, nonlinearity, list(resample_kernel),
                           None, None, None)
+
+
+# Networks of these build functions load from pickles without running the pickles' embedded source.
+tflib.network.register_build_funcs(G_main_watermark, G_mapping_watermark, G_synthesis_stylegan2,
+                                   G_synthesis_stylegan2_const, G_main, G_mapping, D_stylegan2,
+                                   E_stylegan2_watermark, G_main_baked)

@@ -30,10 +30,54 @@ _import_module_src = {}      # Module created from pickled source -> that source
 _modules_by_source = {}      # Source digest -> module, so one source is executed once per process.
 
 
+_known_build_funcs = {}      # Build function name -> this project's function, for loading without pickled source.
+
+
 def import_handler(handler_func):
     """Register a function that rewrites pickled state before it is loaded."""
     _import_handlers.append(handler_func)
     return handler_func
+
+
+def register_build_funcs(*funcs):
+    """Declare build functions whose pickled networks may be rebuilt from this code instead of the
+    source embedded in the pickle (see Network.from_state); registered by bare function name."""
+    for func in funcs:
+        _known_build_funcs[func.__name__] = func
+
+
+def known_build_func(name):
+    """The registered build function of that name, or None."""
+    return _known_build_funcs.get(name)
+
+
+def _upgraded_state(state):
+    for handler in _import_handlers:
+        state = handler(state)
+    if state.get('version') not in (2, 3, 4):
+        raise ValueError('unsupported network pickle version %r' % state.get('version'))
+    return state
+
+
+def _variable_table(state):
+    """{local name: value} of a pickled network state and its components, named as Network.vars names them."""
+    table = OrderedDict(state['variables'])
+    for comp in state.get('components', {}).values():
+        table.update((comp['name'] + '/' + name, value) for name, value in _variable_table(comp).items())
+    return table
+
+
+def _mismatch(net, given):
+    """What differs between the variables a build made and those a pickle holds; '' when they agree."""
+    built = {name: tfutil.shape_to_list(var.shape) for name, var in net.vars.items()}
+    problems = ['no variable %s in the file' % name for name in built if name not in given]
+    problems += ['unexpected variable %s' % name for name in given if name not in built]
+    problems += ['%s has shape %s, the build makes %s' % (name, list(np.shape(given[name])), built[name])
+                 for name in built if name in given and list(np.shape(given[name])) != built[name]]
+    if not problems:
+        return ''
+    more = ' (and %d more)' % (len(problems) - 3) if len(problems) > 3 else ''
+    return '; '.join(problems[:3]) + more
 
 
 def _module_from_source(source):
@@ -118,6 +162,9 @@ class Network:
                 tf.control_dependencies(None), _tf1_shapes():
             self.input_templates = [tfv1.placeholder(tf.float32, name=name) for name in self.input_names]
             self.output_templates = _as_list(self._build_func(*self.input_templates, **build_kwargs))
+        unshaped = [t.name.split(':')[0] for t in self.input_templates + self.output_templates if t.shape.ndims is None]
+        if unshaped:
+            raise ValueError('network %r: %s builds no shape for %s' % (self.name, self._build_func_name, ', '.join(unshaped)))
         self.output_names = [t.name.split('/')[-1].split(':')[0] for t in self.output_templates]
         self.input_shapes = [tfutil.shape_to_list(t.shape) for t in self.input_templates]
         self.output_shapes = [tfutil.shape_to_list(t.shape) for t in self.output_templates]
@@ -155,6 +202,11 @@ class Network:
                     expr = tf.identity(expr, name=name)
                 final_inputs.append(expr)
             out_expr = _as_list(self._build_func(*final_inputs, **build_kwargs))
+        # The shapes the build function set on its inputs go back to the caller's tensors: a parent
+        # network that leaves its own inputs unshaped (the authors' G_main_watermark) learns them here.
+        for expr, final in zip(in_expr, final_inputs):
+            if isinstance(expr, tf.Tensor):
+                expr.set_shape(final.shape)
         return out_expr if return_as_list else (out_expr[0] if len(out_expr) == 1 else tuple(out_expr))
 
     # ------------------------------------------------------------------------
@@ -248,11 +300,9 @@ class Network:
         }
 
     def __setstate__(self, state):
+        """Build from pickled state by executing its embedded source (what plain `pickle.load` does)."""
         tfutil.assert_tf_initialized()
-        for handler in _import_handlers:
-            state = handler(state)
-        if state.get('version') not in (2, 3, 4):
-            raise ValueError('unsupported network pickle version %r' % state.get('version'))
+        state = _upgraded_state(state)
         self.name = state['name']
         self.static_kwargs = util.EasyDict(state['static_kwargs'])
         self.components = util.EasyDict(state.get('components', {}))
@@ -266,6 +316,29 @@ class Network:
         if missing:
             raise ValueError('network %r has no variable(s) %s' % (self.name, ', '.join(missing[:5])))
         tfutil.set_vars({self.own_vars[name]: value for name, value in state['variables']})
+
+    @classmethod
+    def from_state(cls, state, components=None):
+        """Build from pickled state with this project's build function, never its embedded source.
+
+        `components` are the state's sub-network states (dicts); their variables
+        are loaded into the components the build function makes. The build must
+        make exactly the variables the state holds (names and shapes), else
+        ValueError; KeyError if the build function is not a registered one.
+        """
+        tfutil.assert_tf_initialized()
+        state = _upgraded_state(dict(state, components=components or {}))
+        func = known_build_func(state['build_func_name'])
+        if func is None:
+            raise KeyError(state['build_func_name'])
+        net = cls(name=state['name'], func_name=func, **state['static_kwargs'])
+        given = _variable_table(state)
+        problem = _mismatch(net, given)
+        if problem:
+            raise ValueError('network %r does not match what %s builds from its keyword arguments: %s'
+                             % (state['name'], state['build_func_name'], problem))
+        tfutil.set_vars({net.vars[name]: value for name, value in given.items()})
+        return net
 
     # ------------------------------------------------------------------------
     # Running on numpy arrays.
