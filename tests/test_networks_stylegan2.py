@@ -13,13 +13,13 @@ SPEC_DIR = os.path.join(os.path.dirname(__file__), 'spec')  # the authors' varia
 NETS = 'training.networks_stylegan2.'
 
 
-def _paper_networks(resolution, res_modulated_range):
+def _paper_networks(resolution, res_modulated_range, g_arch='skip', d_arch='resnet'):
     common = dict(resolution=resolution, fmap_base=8192, label_size=0, num_channels=3)
     E = tflib.Network('E', func_name=NETS + 'E_stylegan2_watermark', latent_size=512, watermark_size=128,
-                      architecture='resnet', **common)
+                      architecture=d_arch, **common)
     G = tflib.Network('G', func_name=NETS + 'G_main_watermark', latent_size=512, watermark_size=128,
-                      architecture='skip', res_modulated_range=res_modulated_range, **common)
-    D = tflib.Network('D', func_name=NETS + 'D_stylegan2', architecture='resnet', **common)
+                      architecture=g_arch, res_modulated_range=res_modulated_range, **common)
+    D = tflib.Network('D', func_name=NETS + 'D_stylegan2', architecture=d_arch, **common)
     return dict(E=E, G=G, D=D)
 
 
@@ -34,13 +34,18 @@ def _table(net):
     }
 
 
-@pytest.mark.parametrize('spec', ['128-wm128-range16-16', '128-wm128-range4-128', '256-wm128-range4-256'])
+# Every architecture the configs select (config-e-G<orig|skip|resnet>-D<orig|skip|resnet>; D's applies to E too).
+@pytest.mark.parametrize('spec', ['128-wm128-range16-16', '128-wm128-range4-128', '256-wm128-range4-256',
+                                  '128-wm128-range4-128-Gorig-Dorig', '128-wm128-range4-128-Gresnet-Dskip',
+                                  '128-wm128-range4-128-Gskip-Dskip'])
 def test_variables_equal_authors_tables(tf_session, spec):
     with open(os.path.join(SPEC_DIR, 'official-variables-%s.json' % spec)) as f:
         expected = json.load(f)
     resolution = int(spec.split('-')[0])
-    res_range = spec.split('range')[1]
-    nets = _paper_networks(resolution, res_range)
+    res_range = '-'.join(spec.split('range')[1].split('-')[:2])
+    archs = spec.split('-')[4:]
+    g_arch, d_arch = (archs[0][1:], archs[1][1:]) if archs else ('skip', 'resnet')
+    nets = _paper_networks(resolution, res_range, g_arch, d_arch)
     for name, net in nets.items():
         got = _table(net)
         want = expected['networks'][name]
