@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 import dnnlib  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
+from dnnlib.tflib import network_files  # noqa: E402
 from training import bake, misc  # noqa: E402
 from training.images import save_image, save_image_grid  # noqa: E402
 
@@ -47,10 +48,10 @@ def _positive_int(text):
 # ----------------------------------------------------------------------------
 # Loading.
 
-def load_generator(network_pkl):
+def load_generator(network_pkl, trust_source=False):
     """Gs of a training pickle or the one generator of a baked pickle; ValueError/OSError on bad input."""
     print('Loading networks from "%s"...' % network_pkl)
-    Gs = misc.load_networks(network_pkl)[3]
+    Gs = misc.load_networks(network_pkl, trust_source=trust_source)[3]
     if Gs.num_inputs not in (2, 3) or Gs.input_names[:2] != ['latents_in', 'labels_in']:
         raise ValueError('%s: %r is not a generator (inputs: %s)' % (network_pkl, Gs.name, ', '.join(Gs.input_names)))
     if Gs.input_shapes[1][1]:
@@ -140,7 +141,7 @@ def _submit(args, func, **kwargs):
 
 
 def _cmd_generate_images(args):
-    Gs = load_generator(args.network)
+    Gs = load_generator(args.network, args.trust_pickle_source)
     if args.identical_watermark and not _has_fingerprint_input(Gs):
         print('Note: the network has no fingerprint input; --identical-watermark has no effect')
     _submit(args, generate_images, Gs=Gs, network_pkl=args.network, seeds=args.seeds,
@@ -149,7 +150,7 @@ def _cmd_generate_images(args):
 
 
 def _cmd_generate_grid(args):
-    Gs = load_generator(args.network)
+    Gs = load_generator(args.network, args.trust_pickle_source)
     kwargs = dict(Gs=Gs, network_pkl=args.network, latent_seeds=args.latent_seeds,
                   watermark_seeds=args.watermark_seeds, batch=args.batch)
     if args.output is not None:
@@ -161,7 +162,7 @@ def _cmd_generate_grid(args):
 def _cmd_bake(args):
     if os.path.exists(args.output) and os.path.exists(args.network) and os.path.samefile(args.output, args.network):
         raise ValueError('--output is the source pickle %s; choose another file' % args.network)
-    Gs = load_generator(args.network)
+    Gs = load_generator(args.network, args.trust_pickle_source)
     size = bake.fingerprint_size(Gs)
     if args.watermark is not None:
         bits = bake.parse_fingerprint(args.watermark, size)
@@ -184,6 +185,41 @@ def _cmd_bake(args):
     print('Wrote %s: one network %r, inputs (%s)' % (args.output, baked.name, ', '.join(baked.input_names)))
 
 
+def _print_network(slot, summary, indent=''):
+    how = ("rebuilt by this project's code when loaded" if summary['rebuilt_by_this_project']
+           else 'only its embedded source can build it')
+    print('%s%s: %r built by %s (%s)' % (indent, slot, summary['name'], summary['build_func_name'], how))
+    kwargs = ', '.join('%s=%r' % item for item in sorted(summary['static_kwargs'].items()))
+    print('%s  keyword arguments: %s' % (indent, kwargs or 'none'))
+    digest = summary['source_sha256']
+    if digest is None:
+        print('%s  embedded source: none' % indent)
+    else:
+        known = "equal to this project's %s" % summary['source_is'] if summary['source_is'] else 'not a source of this project'
+        print('%s  embedded source: sha256 %s, %s' % (indent, digest, known))
+    print('%s  %d variables, %d values' % (indent, summary['num_variables'], summary['num_values']))
+    for name, shape in summary['variables']:
+        print('%s    %-40s %s' % (indent, name, shape))
+    for key, comp in summary['components'].items():
+        _print_network('component ' + key, comp, indent + '  ')
+
+
+def _cmd_inspect(args):
+    for slot, summary in network_files.describe(args.network):
+        if summary is None:
+            print('%s: none' % slot)
+        else:
+            _print_network(slot, summary)
+
+
+def _cmd_export(args):
+    if not args.output.lower().endswith('.npz'):
+        raise ValueError('--output must name a .npz file, got %s' % args.output)
+    nets = misc.load_pkl(args.network, trust_source=args.trust_pickle_source)
+    network_files.save_npz(nets, args.output)
+    print('Wrote %s: the weights, names, shapes and keyword arguments, readable without pickle' % args.output)
+
+
 # ----------------------------------------------------------------------------
 
 def build_parser():
@@ -195,9 +231,12 @@ def build_parser():
         epilog='Run "run_generator.py <command> --help" for the arguments of a command.')
     commands = parser.add_subparsers(dest='command', metavar='command')
 
-    def add_network(sub):
+    def add_network(sub, trust=True):
         sub.add_argument('--network', required=True, metavar='PKL',
-                         help='network pickle: a training pickle (E, G, D, Gs), or a single generator (e.g. baked)')
+                         help='network pickle: a training pickle (E, G, D, Gs), or a single generator (e.g. baked); '
+                              'or a .npz weights file (see export)')
+        if trust:
+            cli.add_trust_flag(sub)
 
     def add_result_dir(sub):
         sub.add_argument('--result-dir', default='results', metavar='DIR',
@@ -256,6 +295,24 @@ def build_parser():
                      help='before writing, compare the copy with G(z, c0) on 4 latents (fails above %g)'
                           % VERIFY_TOLERANCE)
     sub.set_defaults(func=_cmd_bake)
+
+    sub = commands.add_parser(
+        'inspect', help='what a pickle holds, read without building or running anything',
+        description='Print each network of a pickle (or .npz weights file): its build function, whether this '
+                    'project rebuilds it when loading (else only its embedded source could), keyword arguments, '
+                    'variables and shapes, and the sha256 of the embedded source with whether it is a source of '
+                    'this project. Nothing in the file is executed.')
+    add_network(sub, trust=False)
+    sub.set_defaults(func=_cmd_inspect)
+
+    sub = commands.add_parser(
+        'export', help='write the networks as a .npz weights file, readable without pickle',
+        description='Write the networks of a pickle to a .npz file: one array per variable and a JSON header '
+                    '(names, shapes, build functions, keyword arguments). Every front loads it like a pickle, '
+                    'and NumPy reads it with allow_pickle=False.')
+    add_network(sub)
+    sub.add_argument('--output', required=True, metavar='NPZ', help='the .npz file to write')
+    sub.set_defaults(func=_cmd_export)
     return parser
 
 
@@ -263,7 +320,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error('missing command (generate-images, generate-grid or bake); see --help')
+        parser.error('missing command (generate-images, generate-grid, bake, inspect or export); see --help')
     tflib.init_tf()
     try:
         args.func(args)

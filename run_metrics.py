@@ -46,6 +46,7 @@ def build_parser():
                   frechet_inception_distance.INCEPTION_URL))
     parser.add_argument('--network', dest='network_pkl', required=True, metavar='PKL',
                         help='network pickle: a path or URL')
+    cli.add_trust_flag(parser)
     parser.add_argument('--metrics', default='fid_watermark_accuracy_30k', metavar='LIST',
                         help='comma-separated metric names (default: %(default)s)')
     parser.add_argument('--data-dir', default=None, metavar='DIR', help='folder holding the data sets')
@@ -81,15 +82,11 @@ def _prepare(args):
     return metric_kwargs
 
 
-def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, submit_config):
-    """Evaluate the metrics into the run directory; returns an error message, or None on success."""
-    try:
-        metric_base.MetricGroup(metric_kwargs).run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir,
-                                                   dataset_args=dataset_args, mirror_augment=mirror_augment,
-                                                   num_gpus=num_gpus)
-    except _USER_ERRORS as exc:
-        return str(exc)
-    return None
+def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, trust_source, submit_config):
+    """Evaluate the metrics into the run directory."""
+    metric_base.MetricGroup(metric_kwargs).run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir,
+                                               dataset_args=dataset_args, mirror_augment=mirror_augment,
+                                               num_gpus=num_gpus, trust_source=trust_source)
 
 
 def main(argv=None):
@@ -101,11 +98,12 @@ def main(argv=None):
     tflib.init_tf({'num_cpu_devices': args.num_gpus})
     submit_config = dnnlib.SubmitConfig(result_dir=args.result_dir, run_desc='run-metrics', num_gpus=args.num_gpus)
     dataset_args = None if args.dataset is None else dnnlib.EasyDict(tfrecord_dir=args.dataset)
-    error = dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkl=args.network_pkl,
-                              metric_kwargs=metric_kwargs, data_dir=args.data_dir, dataset_args=dataset_args,
-                              mirror_augment=args.mirror_augment, num_gpus=args.num_gpus)
-    if error is not None:
-        _fail(error)
+    try:
+        dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkl=args.network_pkl, metric_kwargs=metric_kwargs,
+                          data_dir=args.data_dir, dataset_args=dataset_args, mirror_augment=args.mirror_augment,
+                          num_gpus=args.num_gpus, trust_source=args.trust_pickle_source)
+    except _USER_ERRORS as exc:
+        _fail(exc)
 
 
 if __name__ == '__main__':

@@ -56,6 +56,7 @@ def build_parser():
     group.add_argument('--inception', default=None,
                        help='local inception_v3_features.pkl for FID (default: $INCEPTION_PKL or the download cache)')
     group.add_argument('--resume-pkl', default=None, help='snapshot to continue from (networks and progress)')
+    cli.add_trust_flag(group, '--resume-pkl')
     group.add_argument('--watermark-size', type=int, default=128, help='fingerprint length in bits (default: 128)')
     group.add_argument('--decoupleL2-weight', type=float, default=2.0, help='consistency loss weight, lambda_4')
     group.add_argument('--latentsRecL2-weight', type=float, default=1.0, help='latent reconstruction weight, lambda_2')
@@ -157,7 +158,7 @@ def make_config(args):
         image_snapshot_ticks=args.snapshot_ticks, network_snapshot_ticks=args.snapshot_ticks,
         fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
         consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight,
-        resume_pkl=args.resume_pkl, seed=args.seed)
+        resume_pkl=args.resume_pkl, resume_trust_source=args.trust_pickle_source, seed=args.seed)
 
 
 def check_inputs(args, config):

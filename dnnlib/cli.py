@@ -39,6 +39,14 @@ def parse_bool(text):
     return value
 
 
+def add_trust_flag(parser, what='the network pickle'):
+    """--trust-pickle-source: the one way a front lets a pickle's embedded source run (see training.misc.load_pkl)."""
+    parser.add_argument('--trust-pickle-source', action='store_true',
+                        help='for %s: run the Python source embedded in it instead of rebuilding its networks with '
+                             'this project\'s code; only for files you trust (default: off; see '
+                             '"run_generator.py inspect")' % what)
+
+
 def import_tensorflow():
     """Import TensorFlow for a command-line front, without its start-up chatter.
 

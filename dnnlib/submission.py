@@ -5,6 +5,7 @@ into `log.txt` there."""
 import inspect
 import os
 import re
+import shutil
 import time
 import traceback
 
@@ -67,6 +68,7 @@ def submit_run(submit_config, run_func_name, **run_func_kwargs):
     submit_config.run_id, submit_config.run_dir = create_run_dir(submit_config.result_dir, submit_config.run_desc)
     logger = util.Logger(os.path.join(submit_config.run_dir, 'log.txt'), file_mode='a')
     start = time.time()
+    failed = False
     try:
         print('Run directory: %s' % submit_config.run_dir)
         func = util.get_obj_by_name(run_func_name)
@@ -81,11 +83,16 @@ def submit_run(submit_config, run_func_name, **run_func_kwargs):
         print('Interrupted after %s.' % util.format_time(time.time() - start))
         raise
     except Exception:
-        # The caller decides what the console shows; the log keeps the whole story.
+        # The caller decides what the console shows; the log keeps the whole story, unless the run
+        # made nothing else: a run that failed at its start (on its inputs) leaves no folder behind.
         if logger.file is not None:
             logger.file.write(traceback.format_exc())
+        failed = True
         raise
     finally:
-        with open(os.path.join(submit_config.run_dir, '_finished.txt'), 'w') as f:
-            f.write('%.1f\n' % (time.time() - start))
         logger.close()
+        if failed and not set(os.listdir(submit_config.run_dir)) - {'log.txt'}:
+            shutil.rmtree(submit_config.run_dir, ignore_errors=True)
+        else:
+            with open(os.path.join(submit_config.run_dir, '_finished.txt'), 'w') as f:
+                f.write('%.1f\n' % (time.time() - start))

@@ -168,14 +168,25 @@ def default_cache_dir():
     return os.environ.get('DNNLIB_CACHE_DIR', os.path.join(os.path.expanduser('~'), '.cache', 'dnnlib'))
 
 
+def _umask():
+    mask = os.umask(0o022)  # the only portable way to read it is to set it, then put it back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path, data):
-    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    """Write `data` to `path` through a temporary file in the same folder, then rename.
+
+    The file gets the mode open(path, 'w') would give it under the user's umask
+    (the temporary file itself is created private, 0600).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-' + os.path.basename(path) + '-')
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -74,11 +74,12 @@ class MetricBase:
     # Entry points.
 
     def run(self, network_pkl, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=False, num_gpus=1,
-            tf_config=None, log_results=True, Gs_kwargs=None):
+            tf_config=None, log_results=True, Gs_kwargs=None, trust_source=False):
         """Evaluate the (E, G, D, Gs) of a network pickle (path or URL) in a graph and session of their own.
 
         tf_config: session options as for tflib.init_tf; without GPUs, `num_gpus`
-        towers run on as many logical CPU devices. Returns {name+suffix: value}.
+        towers run on as many logical CPU devices. trust_source: see training.misc.load_pkl.
+        Returns {name+suffix: value}.
         """
         tf_config = dict(tf_config or {})
         tf_config.setdefault('num_cpu_devices', num_gpus)
@@ -86,7 +87,7 @@ class MetricBase:
         graph = tf.Graph()
         try:
             with graph.as_default(), tflib.create_session(tf_config).as_default():
-                E, _G, _D, Gs = misc.load_networks(network_pkl)
+                E, _G, _D, Gs = misc.load_networks(network_pkl, trust_source=trust_source)
                 return self.run_networks(E, Gs, network_name, run_dir=run_dir, data_dir=data_dir,
                                          dataset_args=dataset_args, mirror_augment=mirror_augment,
                                          num_gpus=num_gpus, log_results=log_results, Gs_kwargs=Gs_kwargs)

@@ -128,8 +128,9 @@ def minibatch_stddev_layer(x, group_size=4, num_new_features=1):
     y -= tf.reduce_mean(y, axis=0, keepdims=True)
     y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)                  # [MHWnc]
     y = tf.reduce_mean(y, axis=[1, 2, 4])                                      # [Mn]
-    y = tf.tile(y[:, np.newaxis, np.newaxis, :], [group_size, h, w, 1])       # [NHWn]
-    return tf.concat([x, y], axis=3)
+    y = tf.broadcast_to(y[np.newaxis, :, np.newaxis, np.newaxis, :],
+                        tf.stack([group_size, tf.shape(y)[0], h, w, num_new_features]))  # [GMHWn]
+    return tf.concat([x, tf.reshape(y, [-1, h, w, num_new_features])], axis=3)
 
 
 def _check_architecture(resolution, architecture, network):
@@ -243,7 +244,7 @@ def G_mapping_watermark(x_in, labels_in, mapping_in_size=128, label_size=0, dlat
                                lrmul=mapping_lrmul)
     if dlatent_broadcast is not None:
         with tf.name_scope('Broadcast'):
-            x = tf.tile(x[:, np.newaxis], [1, dlatent_broadcast, 1])
+            x = tf.broadcast_to(x[:, np.newaxis], [tf.shape(x)[0], dlatent_broadcast, dlatent_size])
     return tf.identity(x, name='dlatents_out')
 
 
@@ -307,7 +308,7 @@ def _synthesis(dlatents_in, latents_in, latent_size, dlatent_size, num_modulatio
         if latents_in is None:
             with tfv1.variable_scope('Const'):
                 const = tfv1.get_variable('const', shape=[1, nf(1), 4, 4], initializer=tfv1.initializers.random_normal())
-                x = tf.tile(tf.transpose(const, [0, 2, 3, 1]), [tf.shape(dlatents_in)[0], 1, 1, 1])
+                x = tf.broadcast_to(tf.transpose(const, [0, 2, 3, 1]), [tf.shape(dlatents_in)[0], 4, 4, nf(1)])
         else:
             latents_in.set_shape([None, latent_size])
             with tfv1.variable_scope('Latent'):

@@ -123,10 +123,10 @@ def _memory_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux
 
 
-def _build_networks(training_set, G_args, D_args, E_args, resume_pkl):
+def _build_networks(training_set, G_args, D_args, E_args, resume_pkl, resume_trust_source):
     if resume_pkl is not None:
         print('Loading networks from %s...' % resume_pkl)
-        E, G, D, Gs = misc.load_networks(resume_pkl)
+        E, G, D, Gs = misc.load_networks(resume_pkl, trust_source=resume_trust_source)
         if E is None or D is None:
             raise ValueError('%s does not hold (E, G, D, Gs): cannot resume from it' % resume_pkl)
         return E, G, D, Gs
@@ -227,6 +227,7 @@ def training_loop(
         consistency_ramp_kimg=0.0,
         consistency_initial_weight=0.0,
         resume_pkl=None,
+        resume_trust_source=False,
         seed=1000):
     """Train E, G, D (and Gs) and write everything into run_dir."""
     minibatch_gpu = minibatch_size // num_gpus if minibatch_gpu is None else minibatch_gpu
@@ -241,7 +242,7 @@ def training_loop(
     tflib.init_tf(tf_config)
 
     training_set = dataset_lib.load_dataset(verbose=True, **dataset_args)
-    E, G, D, Gs = _build_networks(training_set, G_args, D_args, E_args, resume_pkl)
+    E, G, D, Gs = _build_networks(training_set, G_args, D_args, E_args, resume_pkl, resume_trust_source)
     progress = load_progress(resume_pkl) if resume_pkl else {'cur_nimg': 0, 'total_time': 0.0, 'cur_tick': 0}
     for net in (G, D, E):
         net.print_layers()
