@@ -74,6 +74,17 @@ def test_generator_without_fingerprint_fails_in_one_line(files, tmp_path):
                        '--result-dir', str(tmp_path / 'results')], tmp_path)
     assert proc.returncode == 1
     assert 'has no fingerprint input' in one_line_error(proc.stderr)
+    assert os.listdir(str(tmp_path / 'results')) == []  # a run that failed on its inputs leaves no folder
+
+
+def test_file_that_is_not_a_pickle_fails_in_one_line_without_a_run_directory(files, tmp_path):
+    text = tmp_path / 'notes.pkl'
+    text.write_text('garbage\n')
+    proc = run_script(['--network', str(text), '--metrics', 'watermark_accuracy_1k',
+                       '--result-dir', str(tmp_path / 'results')], tmp_path)
+    assert proc.returncode == 1
+    assert '%s is not a network pickle, or it is truncated' % text in one_line_error(proc.stderr)
+    assert os.listdir(str(tmp_path / 'results')) == []
 
 
 @pytest.mark.parametrize('args, expected', [

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +50,16 @@ def test_tiny_run_writes_every_output(tf_session, data_dir, tmp_path):
         lines = f.read().splitlines()
     assert len(lines) == 2  # one per snapshot
     assert lines[0].startswith('network-snapshot-000000') and 'watermark_accuracy_1k_watermark_bit_accuracy' in lines[0]
+
+
+def test_healthy_start_prints_no_error_level_line(data_dir, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}  # as a user's shell has it
+    result = _run(['--data-dir', data_dir, '--dataset', 'demo8', '--result-dir', str(tmp_path), '--total-kimg=0.008',
+                   '--kimg-per-tick=0.004'] + TINY, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = (result.stdout + result.stderr).splitlines()
+    assert [line for line in lines if line.startswith('tick ')]
+    assert not [line for line in lines if re.match(r'^[EF]\d{4} ', line) or 'error' in line.lower()], result.stderr
 
 
 def test_non_finite_loss_stops_with_a_clear_error(tf_session, data_dir, tmp_path):

@@ -69,6 +69,19 @@ def test_open_url_uses_the_cache_and_fails_clearly_offline(tmp_path, monkeypatch
         assert f.read() == b'downloaded'
 
 
+@pytest.mark.parametrize('umask', [0o022, 0o027, 0o002])
+def test_atomic_write_gives_the_mode_of_an_ordinary_open(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        util.atomic_write_bytes(str(tmp_path / 'atomic.png'), b'x')
+        with open(str(tmp_path / 'plain.png'), 'wb') as f:
+            f.write(b'x')
+    finally:
+        os.umask(previous)
+    mode = lambda name: os.stat(str(tmp_path / name)).st_mode & 0o777  # noqa: E731
+    assert mode('atomic.png') == mode('plain.png') == 0o666 & ~umask
+
+
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
     path = tmp_path / 'sub' / 'out.txt'
     util.atomic_write_bytes(str(path), b'one')
