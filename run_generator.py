@@ -195,7 +195,8 @@ def _print_network(slot, summary, indent=''):
     if digest is None:
         print('%s  embedded source: none' % indent)
     else:
-        known = "equal to this project's %s" % summary['source_is'] if summary['source_is'] else 'not a source of this project'
+        known = ("equal to this project's %s" % summary['source_is'] if summary['source_is']
+                 else 'not a source of this project')
         print('%s  embedded source: sha256 %s, %s' % (indent, digest, known))
     print('%s  %d variables, %d values' % (indent, summary['num_variables'], summary['num_values']))
     for name, shape in summary['variables']:

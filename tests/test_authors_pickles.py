@@ -61,7 +61,8 @@ def test_loads_with_shapes_and_our_numbers(tf_session, pickles, trust):
 
 
 def _pngs(folder):
-    return {os.path.basename(p): np.asarray(PIL.Image.open(p)) for p in sorted(glob.glob(os.path.join(folder, '*.png')))}
+    paths = sorted(glob.glob(os.path.join(folder, '*.png')))
+    return {os.path.basename(p): np.asarray(PIL.Image.open(p)) for p in paths}
 
 
 def test_run_generator_commands_match_our_pickle(tf_session, pickles, tmp_path):

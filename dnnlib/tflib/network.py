@@ -51,6 +51,10 @@ def known_build_func(name):
     return _known_build_funcs.get(name)
 
 
+def registered_build_funcs():
+    return list(_known_build_funcs.values())
+
+
 def _upgraded_state(state):
     for handler in _import_handlers:
         state = handler(state)
@@ -162,9 +166,11 @@ class Network:
                 tf.control_dependencies(None), _tf1_shapes():
             self.input_templates = [tfv1.placeholder(tf.float32, name=name) for name in self.input_names]
             self.output_templates = _as_list(self._build_func(*self.input_templates, **build_kwargs))
-        unshaped = [t.name.split(':')[0] for t in self.input_templates + self.output_templates if t.shape.ndims is None]
+        unshaped = [t.name.split(':')[0] for t in self.input_templates + self.output_templates
+                    if t.shape.ndims is None]
         if unshaped:
-            raise ValueError('network %r: %s builds no shape for %s' % (self.name, self._build_func_name, ', '.join(unshaped)))
+            raise ValueError('network %r: %s builds no shape for %s'
+                             % (self.name, self._build_func_name, ', '.join(unshaped)))
         self.output_names = [t.name.split('/')[-1].split(':')[0] for t in self.output_templates]
         self.input_shapes = [tfutil.shape_to_list(t.shape) for t in self.input_templates]
         self.output_shapes = [tfutil.shape_to_list(t.shape) for t in self.output_templates]
@@ -318,16 +324,16 @@ class Network:
         tfutil.set_vars({self.own_vars[name]: value for name, value in state['variables']})
 
     @classmethod
-    def from_state(cls, state, components=None):
+    def from_state(cls, state):
         """Build from pickled state with this project's build function, never its embedded source.
 
-        `components` are the state's sub-network states (dicts); their variables
-        are loaded into the components the build function makes. The build must
+        The state's components are states (dicts) too: their variables are
+        loaded into the components the build function makes. The build must
         make exactly the variables the state holds (names and shapes), else
         ValueError; KeyError if the build function is not a registered one.
         """
         tfutil.assert_tf_initialized()
-        state = _upgraded_state(dict(state, components=components or {}))
+        state = _upgraded_state(state)
         func = known_build_func(state['build_func_name'])
         if func is None:
             raise KeyError(state['build_func_name'])

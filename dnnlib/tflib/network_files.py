@@ -138,7 +138,7 @@ def build_network(state, where, trust_source=False, record=None):
         raise UntrustedSourceError(message + '; its embedded source was not run (inspect the file first, then '
                                    'load it with --trust-pickle-source only if you trust it)')
     try:
-        return network_lib.Network.from_state(dict(state, components={}), components=state.get('components', {}))
+        return network_lib.Network.from_state(state)
     except (TypeError, ValueError) as exc:
         raise ValueError('%s: %s' % (where, exc)) from exc
 
@@ -169,7 +169,7 @@ def _source_digest(source):
 
 def known_source_digests():
     """sha256 of the source of every module that holds a registered build function."""
-    modules = {sys.modules[func.__module__] for func in network_lib._known_build_funcs.values()}  # pylint: disable=protected-access
+    modules = {sys.modules[func.__module__] for func in network_lib.registered_build_funcs()}
     return {_source_digest(inspect.getsource(module)): module.__name__ for module in modules}
 
 
@@ -256,7 +256,7 @@ def _read_npz(path):
 
 
 def _state_from_entry(entry, arrays, prefix=''):
-    """A network state from a header entry; without arrays, each variable is a zero view of its shape that takes no memory."""
+    """A network state from a header entry; without arrays, each variable is a zero view of its shape (no memory)."""
     variables = [(name, np.broadcast_to(np.float32(0), shape) if arrays is None else arrays[prefix + name])
                  for name, shape in entry['variables']]
     components = {key: _state_from_entry(comp, arrays, prefix + comp['name'] + '/')
