@@ -37,7 +37,8 @@ def build_parser():
                              '(default: %(default)s)')
     parser.add_argument('--list', action='store_true', help='list the experiments and their runs, then exit')
     parser.add_argument('--dry-run', action='store_true', help='print what would run, run nothing, write nothing')
-    parser.add_argument('--report-only', action='store_true', help='train and evaluate nothing; write the tables')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train and evaluate nothing; write the tables (figure4: computing its bottom line)')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs at once; with 2 or more each is pinned to its own core (taskset -c N) '
                              '(default: %(default)s, on every core)')
@@ -173,8 +174,7 @@ def main(argv=None):
         failed += run_pool(evaluations(runs, args, fid), args.jobs)
     lines = None
     if args.experiment == 'figure4':
-        lines = experiment_report.bottom_lines(os.path.join(args.result_dir, 'bottom-line.json'), args.bottom_line_n,
-                                               compute=not args.report_only)
+        lines = experiment_report.bottom_lines(os.path.join(args.result_dir, 'bottom-line.json'), args.bottom_line_n)
     for path in experiment_report.write_report(args.experiment, args.scale, runs, out_dir, fid, lines):
         print('wrote %s' % path)
     if failed:

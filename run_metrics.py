@@ -77,7 +77,8 @@ def _prepare(args):
         raise metric_base.MetricError('no metric given (--metrics)')
     if args.fingerprint_set_size is not None:
         metric_defaults.set_training_fingerprints(metric_kwargs, args.fingerprint_set_size, args.seed)
-    unset = [kwargs.name for kwargs in metric_kwargs if kwargs.get('training_fingerprints') and 'fingerprint_set' not in kwargs]
+    unset = [kwargs.name for kwargs in metric_kwargs
+             if kwargs.get('training_fingerprints') and 'fingerprint_set' not in kwargs]
     if unset:
         raise metric_base.MetricError('%s reads the training fingerprints of a run: give its --fingerprint-set-size '
                                       '(and --seed)' % ', '.join(unset))

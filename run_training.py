@@ -142,8 +142,9 @@ def make_config(args):
     metrics = metric_defaults.get_metric_kwargs(args.metrics)
     if args.no_fingerprint:
         _check_plain(args, metrics)
-        G_args = EasyDict({key: value for key, value in G_args.items()
-                           if key not in ('watermark_size', 'res_modulated_range', 'variant')}, func_name=NETS + 'G_main')
+        fingerprint_keys = ('watermark_size', 'res_modulated_range', 'variant')
+        G_args = EasyDict({key: value for key, value in G_args.items() if key not in fingerprint_keys},
+                          func_name=NETS + 'G_main')
         E_args = None
     ranges = {}
     for kind in ('crop', 'blur', 'jpeg', 'noise'):
@@ -172,9 +173,9 @@ def make_config(args):
 
 def _check_plain(args, metrics):
     """--no-fingerprint: refuse the options and metrics that need a fingerprint."""
-    given = [flag for flag, value in (('--variant', args.variant), ('--fingerprint-set-size', args.fingerprint_set_size),
-                                      ('--perturb', args.perturb), ('--res-modulated-range', args.res_modulated_range))
-             if value]
+    options = (('--variant', args.variant), ('--fingerprint-set-size', args.fingerprint_set_size),
+               ('--perturb', args.perturb), ('--res-modulated-range', args.res_modulated_range))
+    given = [flag for flag, value in options if value]
     if given:
         raise ValueError('--no-fingerprint trains a generator without a fingerprint: drop %s' % ', '.join(given))
     from metrics import metric_defaults  # pylint: disable=import-outside-toplevel

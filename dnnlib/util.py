@@ -197,7 +197,8 @@ def atomic_write_bytes(path, data):
 def url_cache_file(url, cache_dir=None):
     """Where open_url keeps the download of an http(s) URL: <cache_dir>/<MD5 of the URL>_<file name>."""
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
-    return os.path.join(cache_dir, hashlib.md5(url.encode('utf-8')).hexdigest() + '_' + os.path.basename(url.split('?')[0]))
+    name = hashlib.md5(url.encode('utf-8')).hexdigest() + '_' + os.path.basename(url.split('?')[0])
+    return os.path.join(cache_dir, name)
 
 
 def open_url(url, cache_dir=None, num_attempts=3, verbose=True):

@@ -44,5 +44,8 @@ def bottom_line(num_bits, num_fingerprints=1000000, seed=0):
 
 
 def capacity_log10(num_bits, bit_accuracy):
-    """log10 of 2^(num_bits * bit_accuracy): the paper's count of distinct fingerprints (128 bits at 0.991: 36.2)."""
+    """log10 of 2^(num_bits * bit_accuracy), the paper's count of distinct fingerprints.
+
+    128 bits at 0.991 give 38.2 (the paper writes 1e36 for the same expression).
+    """
     return num_bits * bit_accuracy * math.log10(2)

@@ -116,9 +116,9 @@ def _figure4(scale):
 
 EXPERIMENTS = {
     'table1': dnnlib.EasyDict(rows=_table1, columns=['bit_acc', 'p_value', 'fid', 'share'],
-                              title='Table 1: fingerprint detection and fidelity, against StyleGAN2 and variants I-III'),
+                              title='Table 1: fingerprint detection and fidelity; StyleGAN2 and variants I-III'),
     'table2': dnnlib.EasyDict(rows=_table2, columns=['train_acc', 'test_acc'],
-                              title='Table 2: scalability, bit accuracy on the training fingerprints and on unseen ones'),
+                              title='Table 2: scalability, bit accuracy on training and on unseen fingerprints'),
     'table4': dnnlib.EasyDict(rows=_table4, columns=['bit_acc', 'fid'],
                               title='Table 4: the modulated resolution'),
     'figure4': dnnlib.EasyDict(rows=_figure4, columns=['bit_acc'],
