@@ -175,7 +175,8 @@ def main(argv=None):
     lines = None
     if args.experiment == 'figure4':
         lines = experiment_report.bottom_lines(os.path.join(args.result_dir, 'bottom-line.json'), args.bottom_line_n)
-    for path in experiment_report.write_report(args.experiment, args.scale, runs, out_dir, fid, lines):
+    for path in experiment_report.write_report(args.experiment, args.scale, runs, out_dir, fid, lines,
+                                               args.bottom_line_n):
         print('wrote %s' % path)
     if failed:
         _fail('%d run(s) failed: %s (see driver-log.txt in their folders)' % (len(failed), ', '.join(failed)))

@@ -115,7 +115,7 @@ def markdown(experiment, scale, rows, fid, notes=()):
             headers.append(_header(column) + ' (paper)')
             keys.append((column, True))
     lines = ['# %s (%s scale)' % (spec.title, scale), '',
-             'Scale: %s. Paper numbers: CelebA 128, from the paper\'s table; — where the paper gives none.'
+             'Scale: %s. Paper numbers: CelebA 128, from the paper; — where it gives none.'
              % experiments.SCALES[scale].about]
     if not fid and 'fid' in spec.columns:
         lines.append('FID: not measured (no Inception network: give --inception, or set $INCEPTION_PKL).')
@@ -142,7 +142,7 @@ def csv_text(experiment, rows):
     return out.getvalue()
 
 
-def figure4_png(rows, scale):
+def figure4_png(rows, scale, num_fingerprints):
     """Bit accuracy (red) and the bottom line (blue) by bit length, as the paper's Figure 4: PNG bytes."""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use('Agg')
@@ -155,7 +155,7 @@ def figure4_png(rows, scale):
         return [p[0] for p in points], [p[1] for p in points]
 
     for key, color, label in (('bit_acc', 'tab:red', 'bit accuracy (%s scale)' % scale),
-                              ('bottom_line', 'tab:blue', 'bottom line')):
+                              ('bottom_line', 'tab:blue', 'bottom line (%d fingerprints)' % num_fingerprints)):
         xs, ys = series(key)
         ax.plot(xs, ys, 'o-', color=color, label=label)
     xs, ys = series('bit_acc_paper')
@@ -175,18 +175,18 @@ def figure4_png(rows, scale):
     return buffer.getvalue()
 
 
-def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None):
+def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None, num_fingerprints=1000000):
     """Write <out_dir>/<experiment>.md and .csv (and figure4.png); returns the paths written."""
     rows = table_rows(experiment, scale, runs, fid)
     notes = []
     if experiment == 'figure4':
         rows = add_bottom_line(rows, bottom_line_values or {})
-        notes.append('Bottom line: the largest bit overlap between two of the random fingerprints (exact); '
-                     'capacity: log10 2^(d * bit acc).')
+        notes.append('Bottom line: the largest bit overlap between two of %d random fingerprints (exact); '
+                     'capacity: log10 2^(d * bit acc).' % num_fingerprints)
     paths = {os.path.join(out_dir, experiment + '.md'): markdown(experiment, scale, rows, fid, notes).encode(),
              os.path.join(out_dir, experiment + '.csv'): csv_text(experiment, rows).encode()}
     if experiment == 'figure4':
-        paths[os.path.join(out_dir, 'figure4.png')] = figure4_png(rows, scale)
+        paths[os.path.join(out_dir, 'figure4.png')] = figure4_png(rows, scale, num_fingerprints)
     for path, data in paths.items():
         dnnlib.util.atomic_write_bytes(path, data)
     return sorted(paths)
