@@ -56,6 +56,12 @@ def build_parser():
                         help='mirror the real images at random, as in training (default: %(default)s)')
     parser.add_argument('--num-gpus', type=_positive_int, default=1, metavar='N',
                         help='towers to run on: GPUs, or logical CPU devices without a GPU (default: %(default)s)')
+    parser.add_argument('--fingerprint-set-size', type=int, default=None, metavar='N',
+                        help='for the watermark_accuracy_trainset_* metrics: the --fingerprint-set-size the network '
+                             'was trained with (0: fresh fingerprints)')
+    parser.add_argument('--seed', type=int, default=1000, metavar='N',
+                        help='for the watermark_accuracy_trainset_* metrics: the --seed the network was trained with '
+                             '(default: %(default)s, as run_training.py)')
     parser.add_argument('--result-dir', default='results', metavar='DIR',
                         help='folder of the run directories (default: %(default)s)')
     parser.add_argument('--inception', default=None, metavar='PKL',
@@ -69,6 +75,13 @@ def _prepare(args):
     metric_kwargs = metric_defaults.get_metric_kwargs(args.metrics)
     if not metric_kwargs:
         raise metric_base.MetricError('no metric given (--metrics)')
+    if args.fingerprint_set_size is not None:
+        metric_defaults.set_training_fingerprints(metric_kwargs, args.fingerprint_set_size, args.seed)
+    unset = [kwargs.name for kwargs in metric_kwargs
+             if kwargs.get('training_fingerprints') and 'fingerprint_set' not in kwargs]
+    if unset:
+        raise metric_base.MetricError('%s reads the training fingerprints of a run: give its --fingerprint-set-size '
+                                      '(and --seed)' % ', '.join(unset))
     if not dnnlib.util.is_url(args.network_pkl) and not os.path.isfile(args.network_pkl):
         raise metric_base.MetricError('network pickle not found: %s' % args.network_pkl)
     if args.dataset is not None:

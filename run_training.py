@@ -86,6 +86,9 @@ def build_parser():
     group.add_argument('--seed', type=int, default=1000, help='random seed (default: 1000)')
 
     group = parser.add_argument_group('fingerprint experiments')
+    group.add_argument('--no-fingerprint', action='store_true',
+                       help='train the plain StyleGAN2 generator (G_main: z through the mapping network, a learned '
+                            'constant, no fingerprint, no decoder), the baseline of paper Table 1')
     group.add_argument('--variant', default=None, choices=['I', 'II', 'III'],
                        help='architectural variant of paper Table 1 (default: the paper\'s design)')
     group.add_argument('--fingerprint-set-size', type=int, default=0,
@@ -135,6 +138,14 @@ def make_config(args):
     D_args = EasyDict(func_name=NETS + 'D_stylegan2', architecture=d_arch, **sizes)
     E_args = EasyDict(func_name=NETS + 'E_stylegan2_watermark', architecture=d_arch, latent_size=args.latent_size,
                       watermark_size=args.watermark_size, lrmul=args.decoder_lrmul, **sizes)
+    from metrics import metric_defaults  # pylint: disable=import-outside-toplevel
+    metrics = metric_defaults.get_metric_kwargs(args.metrics)
+    if args.no_fingerprint:
+        _check_plain(args, metrics)
+        fingerprint_keys = ('watermark_size', 'res_modulated_range', 'variant')
+        G_args = EasyDict({key: value for key, value in G_args.items() if key not in fingerprint_keys},
+                          func_name=NETS + 'G_main')
+        E_args = None
     ranges = {}
     for kind in ('crop', 'blur', 'jpeg', 'noise'):
         text = getattr(args, kind + '_range')
@@ -145,8 +156,7 @@ def make_config(args):
                            diversity_floor=args.diversity_floor, perturb=args.perturb, perturb_ranges=ranges)
     D_loss_args = EasyDict(gamma=100.0 if args.gamma is None else args.gamma)
     opt_args = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
-    from metrics import metric_defaults  # pylint: disable=import-outside-toplevel
-    metrics = metric_defaults.get_metric_kwargs(args.metrics)
+    metric_defaults.set_training_fingerprints(metrics, args.fingerprint_set_size, args.seed)
     desc = 'stylegan2-%s-%dgpu-%s' % (os.path.basename(args.dataset.rstrip('/')), args.num_gpus, args.config)
     return desc, dict(
         G_args=G_args, D_args=D_args, E_args=E_args, G_opt_args=opt_args, D_opt_args=opt_args,
@@ -159,6 +169,19 @@ def make_config(args):
         fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
         consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight,
         resume_pkl=args.resume_pkl, resume_trust_source=args.trust_pickle_source, seed=args.seed)
+
+
+def _check_plain(args, metrics):
+    """--no-fingerprint: refuse the options and metrics that need a fingerprint."""
+    options = (('--variant', args.variant), ('--fingerprint-set-size', args.fingerprint_set_size),
+               ('--perturb', args.perturb), ('--res-modulated-range', args.res_modulated_range))
+    given = [flag for flag, value in options if value]
+    if given:
+        raise ValueError('--no-fingerprint trains a generator without a fingerprint: drop %s' % ', '.join(given))
+    from metrics import metric_defaults  # pylint: disable=import-outside-toplevel
+    needing = metric_defaults.fingerprint_metrics(metrics)
+    if needing:
+        raise ValueError('--no-fingerprint: metric %s needs a fingerprint (FID metrics work)' % ', '.join(needing))
 
 
 def check_inputs(args, config):

@@ -194,6 +194,13 @@ def atomic_write_bytes(path, data):
         raise
 
 
+def url_cache_file(url, cache_dir=None):
+    """Where open_url keeps the download of an http(s) URL: <cache_dir>/<MD5 of the URL>_<file name>."""
+    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+    name = hashlib.md5(url.encode('utf-8')).hexdigest() + '_' + os.path.basename(url.split('?')[0])
+    return os.path.join(cache_dir, name)
+
+
 def open_url(url, cache_dir=None, num_attempts=3, verbose=True):
     """Open a local path, a file:// URL or an http(s) URL as a binary stream.
 
@@ -205,9 +212,7 @@ def open_url(url, cache_dir=None, num_attempts=3, verbose=True):
     if url.startswith('file://'):
         return open(urllib.request.url2pathname(url[len('file://'):]), 'rb')
 
-    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
-    url_md5 = hashlib.md5(url.encode('utf-8')).hexdigest()
-    cache_file = os.path.join(cache_dir, url_md5 + '_' + os.path.basename(url.split('?')[0]))
+    cache_file = url_cache_file(url, cache_dir)
     if os.path.isfile(cache_file):
         return open(cache_file, 'rb')
 

@@ -1,7 +1,12 @@
 """Fingerprint bit accuracy: how well the decoder E reads back the fingerprint Gs
 was given, on images of fresh random z and fresh random fingerprints
 c ~ Bernoulli(0.5)^d, with the p-value of the hypothesis that the decoder only
-guesses (each bit right with probability 1/2, d independent trials)."""
+guesses (each bit right with probability 1/2, d independent trials).
+
+The `_trainset_` metrics read fingerprints drawn from a run's fixed training set
+instead (run_training.py --fingerprint-set-size, paper Table 2): the set is drawn
+from the run's seed, so it is drawn again here from the set size and seed the
+front passes in (`fingerprint_set`)."""
 
 import math
 
@@ -10,6 +15,7 @@ import tensorflow as tf
 
 from metrics import metric_base
 from metrics.metric_base import FINGERPRINT_INPUT, MetricError
+from training.loss import FingerprintSampler
 
 
 def binomial_p_value(num_correct, num_bits):
@@ -63,7 +69,27 @@ def bit_agreement_tf(E, images, labels, fingerprints):
 class FingerprintAccuracy(metric_base.MetricBase):
     """Reports <name>_watermark_bit_accuracy (mean over images of the share of bits read
     right), <name>_watermark_instance_accuracy (share of images with every bit right) and
-    <name>_watermark_p_value (fingerprint_p_value of the bit accuracy)."""
+    <name>_watermark_p_value (fingerprint_p_value of the bit accuracy).
+
+    training_fingerprints: read fingerprints of a run's training set, fingerprint_set =
+    (set size, seed) as the run's --fingerprint-set-size and --seed (size 0: fresh ones)."""
+
+    needs_fingerprint = True
+
+    def __init__(self, name, num_images, minibatch_per_gpu=8, training_fingerprints=False, fingerprint_set=None):
+        super().__init__(name, num_images, minibatch_per_gpu)
+        if training_fingerprints and fingerprint_set is None:
+            raise MetricError('metric %s reads a run\'s training fingerprints: give the run\'s '
+                              '--fingerprint-set-size and --seed' % name)
+        self.fingerprint_set = tuple(fingerprint_set) if training_fingerprints else (0, 0)
+
+    def _random_inputs_tf(self, Gs, minibatch_size):
+        inputs = super()._random_inputs_tf(Gs, minibatch_size)
+        set_size, seed = self.fingerprint_set
+        if set_size and FINGERPRINT_INPUT in inputs:
+            num_bits = int(inputs[FINGERPRINT_INPUT].shape[1])
+            inputs[FINGERPRINT_INPUT] = FingerprintSampler(num_bits, set_size, seed).sample(minibatch_size)
+        return inputs
 
     def _evaluate(self, E, Gs, Gs_kwargs, num_gpus):
         num_bits = check_fingerprint_networks(E, Gs)

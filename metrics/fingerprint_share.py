@@ -28,6 +28,8 @@ def pixel_mse(images_a, images_b):
 class FingerprintShare(metric_base.MetricBase):
     """Reports <name>_pixel_mse_fingerprint, <name>_pixel_mse_latent and <name>_fingerprint_share."""
 
+    needs_fingerprint = True
+
     def _evaluate(self, E, Gs, Gs_kwargs, num_gpus):
         del E
         for name in (LATENTS_INPUT, FINGERPRINT_INPUT):

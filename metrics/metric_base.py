@@ -18,6 +18,7 @@ import tensorflow as tf
 import dnnlib
 import dnnlib.tflib as tflib
 from training import dataset
+from training import loss
 from training import misc
 
 tfv1 = tf.compat.v1
@@ -27,7 +28,7 @@ PROGRESS_INTERVAL_SEC = 60
 
 LATENTS_INPUT = 'latents_in'
 LABELS_INPUT = 'labels_in'
-FINGERPRINT_INPUT = 'watermark_in'
+FINGERPRINT_INPUT = loss.FINGERPRINT_INPUT
 
 
 class MetricError(Exception):
@@ -55,6 +56,7 @@ class MetricBase:
 
     needs_dataset = False         # it reads real images, so it needs a data set
     uses_feature_network = False  # it takes the Inception feature network (kwarg `inception`)
+    needs_fingerprint = False     # it needs a fingerprinting generator (and its decoder)
 
     def __init__(self, name, num_images, minibatch_per_gpu=8):
         if int(num_images) < 1 or int(minibatch_per_gpu) < 1:

@@ -12,10 +12,15 @@ _SHARE = 'metrics.fingerprint_share.FingerprintShare'
 metric_defaults = EasyDict((args.name, args) for args in [
     EasyDict(name='watermark_accuracy_1k', func_name=_ACCURACY, num_images=1000),
     EasyDict(name='watermark_accuracy_10k', func_name=_ACCURACY, num_images=10000),
+    EasyDict(name='watermark_accuracy_30k', func_name=_ACCURACY, num_images=30000),
+    EasyDict(name='watermark_accuracy_trainset_1k', func_name=_ACCURACY, num_images=1000, training_fingerprints=True),
+    EasyDict(name='watermark_accuracy_trainset_30k', func_name=_ACCURACY, num_images=30000,
+             training_fingerprints=True),
     EasyDict(name='fid_watermark_accuracy_30k', func_name=_FID_ACCURACY, num_images=30000),
     EasyDict(name='fid_watermark_accuracy_1k', func_name=_FID_ACCURACY, num_images=1000),
     EasyDict(name='fingerprint_share_1k', func_name=_SHARE, num_images=1000),
     EasyDict(name='fid50k', func_name=_FID, num_images=50000),
+    EasyDict(name='fid30k', func_name=_FID, num_images=30000),
     EasyDict(name='fid1k', func_name=_FID, num_images=1000),
 ])
 
@@ -40,3 +45,16 @@ def check_feature_network(metric_kwargs, inception=None):
         frechet_inception_distance.check_feature_network(source)
         for kwargs in needing:
             kwargs.inception = source
+
+
+def set_training_fingerprints(metric_kwargs, set_size, seed):
+    """Tell the metrics that read a run's training fingerprints which set that run drew (its size and seed)."""
+    for kwargs in metric_kwargs:
+        if kwargs.get('training_fingerprints'):
+            kwargs.fingerprint_set = (int(set_size), int(seed))
+
+
+def fingerprint_metrics(metric_kwargs):
+    """The names of the metrics that need a fingerprinting generator."""
+    return [kwargs.name for kwargs in metric_kwargs
+            if dnnlib.util.get_obj_by_name(kwargs.func_name).needs_fingerprint]

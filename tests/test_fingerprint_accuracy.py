@@ -117,3 +117,30 @@ def test_missing_or_mismatched_decoder(tf_session):
     E = tiny_decoder(watermark_size=8)
     with pytest.raises(MetricError, match='reads 8 fingerprint bits but generator .* writes 4'):
         FingerprintAccuracy('acc', num_images=4).run_networks(E, Gs, 'net', log_results=False)
+
+
+def constant_decoder(images_in, labels_in, code=(0, 0, 0, 0), **_kwargs):
+    """Reads the same fingerprint `code` from every image."""
+    images_in.set_shape([None, 3, RESOLUTION, RESOLUTION])
+    labels_in.set_shape([None, 0])
+    logits = tf.zeros([tf.shape(images_in)[0], 1]) + tf.constant([[2.0 * bit - 1 for bit in code]])
+    return tf.zeros([tf.shape(images_in)[0], 8], name='latents_out'), tf.identity(logits, name='logits')
+
+
+def test_training_set_accuracy_reads_the_runs_own_fingerprints(tf_session):
+    from metrics import metric_defaults
+    from training.loss import FingerprintSampler
+    code = FingerprintSampler(NUM_BITS, set_size=1, seed=7).fixed_set[0]
+    E = tflib.Network('E', func_name=constant_decoder, code=tuple(int(bit) for bit in code))
+    Gs = tflib.Network('Gs', func_name=writing_generator)
+    kwargs = metric_defaults.get_metric_kwargs('watermark_accuracy_trainset_1k')
+    metric_defaults.set_training_fingerprints(kwargs, 1, 7)
+    assert kwargs[0].fingerprint_set == (1, 7)
+    trainset = FingerprintAccuracy('set', num_images=64, training_fingerprints=True, fingerprint_set=(1, 7))
+    assert trainset.run_networks(E, Gs, 'net', log_results=False)['set_watermark_bit_accuracy'] == 1.0
+    fresh = FingerprintAccuracy('fresh', num_images=256).run_networks(E, Gs, 'net', log_results=False)
+    assert 0.3 < fresh['fresh_watermark_bit_accuracy'] < 0.7
+    on_the_fly = FingerprintAccuracy('fly', num_images=256, training_fingerprints=True, fingerprint_set=(0, 7))
+    assert on_the_fly.run_networks(E, Gs, 'net', log_results=False)['fly_watermark_bit_accuracy'] < 0.7
+    with pytest.raises(MetricError, match='--fingerprint-set-size'):
+        FingerprintAccuracy('set', num_images=4, training_fingerprints=True)

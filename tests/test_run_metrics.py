@@ -98,6 +98,8 @@ def test_file_that_is_not_a_pickle_fails_in_one_line_without_a_run_directory(fil
       '--inception', '{root}/absent.pkl'], 'INCEPTION_PKL'),
     (['--network', '{network}', '--num-gpus', '0'], "'0' is not a positive integer"),
     (['--metrics', 'fid1k'], 'required: --network'),
+    (['--network', '{network}', '--metrics', 'watermark_accuracy_trainset_1k'],
+     'watermark_accuracy_trainset_1k reads the training fingerprints of a run: give its --fingerprint-set-size'),
 ])
 def test_argument_errors_are_one_line(files, tmp_path, capsys, args, expected):
     results = str(tmp_path / 'results')

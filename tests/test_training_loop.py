@@ -163,3 +163,22 @@ def test_diversity_floor_trains_and_logs_z_change(tf_session, data_dir, tmp_path
                for event in tf.compat.v1.train.summary_iterator(path) for value in event.summary.value
                if value.tag == 'Loss/G/z_change']
     assert changes and all(change > 0 for change in changes)
+
+
+def test_plain_stylegan2_trains_without_fingerprint_or_decoder(tf_session, data_dir, tmp_path):
+    config = _config(data_dir, str(tmp_path), '--no-fingerprint', '--res-modulated-range=', '--total-kimg=0.016',
+                     '--kimg-per-tick=0.008', '--snapshot-ticks=1')
+    assert config['E_args'] is None and config['G_args'].func_name.endswith('.G_main')
+    final = training_loop.training_loop(run_dir=str(tmp_path), **config)
+    names = set(os.listdir(tmp_path))
+    assert 'fakes-arbitrary-000000.png' in names and 'fakes-latents-same-init.png' not in names
+    from training import misc
+    E, _G, D, Gs = misc.load_networks(final)
+    assert E is None and D is not None and Gs.input_names == ['latents_in', 'labels_in']
+
+
+def test_plain_stylegan2_refuses_fingerprint_options(tmp_path):
+    for extra, message in ((['--variant=I'], '--variant'), (['--fingerprint-set-size=10'], '--fingerprint-set-size'),
+                           (['--metrics=watermark_accuracy_1k'], 'needs a fingerprint')):
+        with pytest.raises(ValueError, match=message):
+            _config(str(tmp_path), str(tmp_path), '--no-fingerprint', '--res-modulated-range=', *extra)

@@ -17,6 +17,8 @@ from training import perturbations
 
 tfv1 = tf.compat.v1
 
+FINGERPRINT_INPUT = 'watermark_in'
+
 
 class FingerprintSampler:
     """Draws training fingerprints: fresh Bernoulli(0.5) bits, or from a fixed set of `set_size` (paper Table 2)."""
@@ -35,6 +37,13 @@ class FingerprintSampler:
         with tf.device('/cpu:0'):
             table = tf.constant(self.fixed_set)
         return tf.gather(table, tf.random.uniform([minibatch_size], 0, self.set_size, dtype=tf.int32))
+
+
+def generate(G, latents, labels, sampler, **kwargs):
+    """G's images of latents and labels, with sampled fingerprints when G takes them (the plain StyleGAN2 does not)."""
+    if FINGERPRINT_INPUT in G.input_names:
+        return G.get_output_for(latents, labels, sampler.sample(latents.shape[0]), **kwargs)
+    return G.get_output_for(latents, labels, **kwargs)
 
 
 def bit_accuracy(logits, watermarks):
@@ -82,6 +91,17 @@ def G_watermark(G, D, E, training_set, minibatch_size, sampler, latentsRecL2_wei
     return loss
 
 
+def G_logistic_ns(G, D, training_set, minibatch_size, sampler):
+    """The plain StyleGAN2's generator loss (no fingerprint, no decoder): non-saturating logistic, per image [N]."""
+    latent_size = G.input_shapes[0][1]
+    latents = tf.random.normal([minibatch_size, latent_size])
+    labels = training_set.get_random_labels_tf(minibatch_size)
+    fake_scores = D.get_output_for(generate(G, latents, labels, sampler, is_training=True), labels, is_training=True)
+    loss = tf.nn.softplus(-fake_scores[:, 0])
+    loss = autosummary('Loss/scores/fake', fake_scores, passthru=loss)
+    return autosummary('Loss/G/total', loss)
+
+
 def diversity_shortfall(images, floor):
     """How far images [N, C, H, W] that differ only in z fall short of differing by `floor` (scalar in [0, 1]).
 
@@ -102,8 +122,7 @@ def G_path_length_reg(G, training_set, minibatch_size, sampler, pl_minibatch_shr
     latent_size = G.input_shapes[0][1]
     latents = tf.random.normal([pl_minibatch, latent_size])
     labels = training_set.get_random_labels_tf(pl_minibatch)
-    fakes, dlatents = G.get_output_for(latents, labels, sampler.sample(pl_minibatch), is_training=True,
-                                       return_dlatents=True)
+    fakes, dlatents = generate(G, latents, labels, sampler, is_training=True, return_dlatents=True)
     pixels = int(np.prod(fakes.shape.as_list()[2:]))
     noise = tf.random.normal(tf.shape(fakes)) / np.sqrt(pixels)
     pl_grads = tf.gradients(tf.reduce_sum(fakes * noise), [dlatents])[0]
@@ -124,7 +143,7 @@ def D_logistic(G, D, training_set, minibatch_size, sampler, reals, labels):
     """Non-saturating logistic loss, per image [N]."""
     latent_size = G.input_shapes[0][1]
     latents = tf.random.normal([minibatch_size, latent_size])
-    fakes = G.get_output_for(latents, labels, sampler.sample(minibatch_size), is_training=True)
+    fakes = generate(G, latents, labels, sampler, is_training=True)
     real_scores = D.get_output_for(reals, labels, is_training=True)
     fake_scores = D.get_output_for(tf.stop_gradient(fakes), labels, is_training=True)
     del training_set

@@ -104,9 +104,12 @@ class SnapshotGrids:
         }
 
     def save(self, Gs, run_dir, suffix, minibatch_size):
+        fingerprinted = loss_lib.FINGERPRINT_INPUT in Gs.input_names
         for kind, (z, c) in self.kinds.items():
-            images = Gs.run(z, self.labels, c, is_validation=True, randomize_noise=False,
-                            minibatch_size=minibatch_size)
+            if not fingerprinted and kind != 'fakes-arbitrary':
+                continue  # the plain StyleGAN2: only z varies
+            inputs = (z, self.labels, c) if fingerprinted else (z, self.labels)
+            images = Gs.run(*inputs, is_validation=True, randomize_noise=False, minibatch_size=minibatch_size)
             save_image_grid(images, os.path.join(run_dir, '%s-%s.png' % (kind, suffix)), drange=(-1, 1),
                             grid_size=self.grid_size)
 
@@ -127,15 +130,16 @@ def _build_networks(training_set, G_args, D_args, E_args, resume_pkl, resume_tru
     if resume_pkl is not None:
         print('Loading networks from %s...' % resume_pkl)
         E, G, D, Gs = misc.load_networks(resume_pkl, trust_source=resume_trust_source)
-        if E is None or D is None:
-            raise ValueError('%s does not hold (E, G, D, Gs): cannot resume from it' % resume_pkl)
+        if D is None or (E is None) != (E_args is None):
+            raise ValueError('%s does not hold the networks of this run ((E, G, D, Gs), or (G, D, Gs) with '
+                             '--no-fingerprint): cannot resume from it' % resume_pkl)
         return E, G, D, Gs
     shape = dict(num_channels=training_set.shape[0], resolution=training_set.shape[1],
                  label_size=training_set.label_size)
     print('Constructing networks...')
     G = tflib.Network('G', **G_args, **shape)
     D = tflib.Network('D', **D_args, **shape)
-    E = tflib.Network('E', **E_args, **shape)
+    E = None if E_args is None else tflib.Network('E', **E_args, **shape)  # None: the plain StyleGAN2
     return E, G, D, G.clone('Gs')
 
 
@@ -161,7 +165,8 @@ def build_training_graph(E, G, D, Gs, training_set, sampler, G_opt_args, D_opt_a
                                                     minibatch_multiplier=multiplier)
     # G and the decoder minimise one loss with one optimizer, so they step from the same forward pass.
     GE_vars = dict(G.trainables)
-    GE_vars.update(('E/' + name, var) for name, var in E.trainables.items())
+    if E is not None:
+        GE_vars.update(('E/' + name, var) for name, var in E.trainables.items())
 
     training_set.configure(round_size)
     splits = training_set.get_minibatch_split_tf(num_gpus)
@@ -169,7 +174,10 @@ def build_training_graph(E, G, D, Gs, training_set, sampler, G_opt_args, D_opt_a
         with tfv1.name_scope('Tower%d' % tower), tf.device(tflib.tower_device(tower)):
             reals, labels = splits[tower]
             reals = dataset_lib.images_to_float(reals)
-            G_loss = loss_lib.G_watermark(G, D, E, training_set, minibatch_gpu, sampler, **G_loss_args)
+            if E is None:
+                G_loss = loss_lib.G_logistic_ns(G, D, training_set, minibatch_gpu, sampler)
+            else:
+                G_loss = loss_lib.G_watermark(G, D, E, training_set, minibatch_gpu, sampler, **G_loss_args)
             D_loss = loss_lib.D_logistic(G, D, training_set, minibatch_gpu, sampler, reals, labels)
             optimizers['G'].register_gradients(tf.reduce_mean(G_loss), GE_vars)
             optimizers['D'].register_gradients(tf.reduce_mean(D_loss), D.trainables)
@@ -245,10 +253,12 @@ def training_loop(
     E, G, D, Gs = _build_networks(training_set, G_args, D_args, E_args, resume_pkl, resume_trust_source)
     progress = load_progress(resume_pkl) if resume_pkl else {'cur_nimg': 0, 'total_time': 0.0, 'cur_tick': 0}
     for net in (G, D, E):
-        net.print_layers()
+        if net is not None:
+            net.print_layers()
 
     latent_size = G.input_shapes[0][1]
-    watermark_size = G.input_shapes[2][1]
+    fingerprinted = loss_lib.FINGERPRINT_INPUT in G.input_names
+    watermark_size = G.input_shapes[G.input_names.index(loss_lib.FINGERPRINT_INPUT)][1] if fingerprinted else 0
     sampler = loss_lib.FingerprintSampler(watermark_size, fingerprint_set_size, seed=seed)
     grids = SnapshotGrids(training_set, latent_size, watermark_size,
                           _grid_size(training_set.resolution, training_set.num_images))

@@ -1,0 +1,192 @@
+"""Tables (Markdown and CSV) and the Figure 4 plot of an experiment, from its runs' metric files.
+
+Every number names the metric file and network snapshot it was read from (CSV columns
+<column>_source); the paper's number stands beside ours. Files are written atomically.
+"""
+
+import csv
+import io
+import json
+import os
+
+import dnnlib
+from training import experiments
+
+_MISSING = '—'
+
+
+def run_status(run):
+    state = run.state
+    if state['status'] == 'done':
+        return 'done'
+    if state['status'] == 'resume':
+        return 'at %g kimg' % state['kimg']
+    return 'not started'
+
+
+def _format(column, value):
+    if value is None:
+        return _MISSING
+    if isinstance(value, str):
+        return value
+    if column == 'p_value':
+        return '%.2e' % value
+    if column == 'fid':
+        return '%.2f' % value
+    return '%.3f' % value
+
+
+def table_rows(experiment, scale, runs, fid):
+    """One dict per table row: label, run, status, run_dir, and per column its value, source and paper number."""
+    spec = experiments.EXPERIMENTS[experiment]
+    rows = []
+    for run in runs:
+        for label, paper in run.rows:
+            row = dict(label=label, run=run.name, status=run_status(run), run_dir=run.state['run_dir'] or run.root)
+            for column in spec.columns:
+                role, suffix, _ = experiments.COLUMNS[column]
+                value = source = None
+                if role == 'fid' and not fid:
+                    value = 'not measured'
+                elif run.fingerprinted or role == 'fid':
+                    metric = experiments.SCALES[scale].metrics[role]
+                    found = experiments.read_metric(run.root, run.state, metric)
+                    if found is not None and metric + suffix in found['values']:
+                        value = found['values'][metric + suffix]
+                        source = '%s (%s)' % (found['path'], found['network'])
+                row[column], row[column + '_source'], row[column + '_paper'] = value, source, paper.get(column)
+            rows.append(row)
+    labels = [label for label, _, _, _ in spec.rows(experiments.SCALES[scale])]
+    return sorted(rows, key=lambda row: labels.index(row['label']))
+
+
+def add_bottom_line(rows, bottom_lines):
+    """Figure 4's computed columns: the bottom line of the row's bit length and the capacity log10 2^(d * acc)."""
+    from metrics import fingerprint_capacity  # pylint: disable=import-outside-toplevel
+    for row in rows:
+        bits = int(row['label'].split()[0])
+        row['bottom_line'] = bottom_lines.get(bits)
+        acc = row.get('bit_acc')
+        row['capacity_log10'] = (fingerprint_capacity.capacity_log10(bits, acc)
+                                 if isinstance(acc, float) else None)
+    return rows
+
+
+def bottom_lines(cache_path, num_fingerprints, seed=0, bits_list=experiments.FIGURE4_BITS, compute=True):
+    """{bits: bottom line} for Figure 4, computed once per (bits, N, seed) and kept in a JSON file.
+
+    With compute=False only cached values are returned (for --dry-run and quick reports).
+    """
+    cache = {}
+    if os.path.isfile(cache_path):
+        with open(cache_path) as f:
+            cache = json.load(f)
+    result = {}
+    for bits in bits_list:
+        key = '%d-%d-%d' % (bits, num_fingerprints, seed)
+        if key not in cache and compute:
+            from metrics import fingerprint_capacity  # pylint: disable=import-outside-toplevel
+            print('Bottom line: %d random %d-bit fingerprints...' % (num_fingerprints, bits), flush=True)
+            cache[key] = fingerprint_capacity.bottom_line(bits, num_fingerprints, seed)
+            dnnlib.util.atomic_write_bytes(cache_path, json.dumps(cache, indent=1, sort_keys=True).encode())
+        if key in cache:
+            result[bits] = cache[key]
+    return result
+
+
+def _columns(experiment):
+    columns = list(experiments.EXPERIMENTS[experiment].columns)
+    return columns + (['bottom_line', 'capacity_log10'] if experiment == 'figure4' else [])
+
+
+def _header(column):
+    if column in experiments.COLUMNS:
+        return experiments.COLUMNS[column][2]
+    return {'bottom_line': 'bottom line', 'capacity_log10': 'log10 capacity'}[column]
+
+
+def markdown(experiment, scale, rows, fid, notes=()):
+    spec = experiments.EXPERIMENTS[experiment]
+    headers, keys = ['row'], []
+    for column in _columns(experiment):
+        headers.append(_header(column))
+        keys.append((column, False))
+        if column in experiments.COLUMNS:
+            headers.append(_header(column) + ' (paper)')
+            keys.append((column, True))
+    lines = ['# %s (%s scale)' % (spec.title, scale), '',
+             'Scale: %s. Paper numbers: CelebA 128, from the paper; — where it gives none.'
+             % experiments.SCALES[scale].about]
+    if not fid and 'fid' in spec.columns:
+        lines.append('FID: not measured (no Inception network: give --inception, or set $INCEPTION_PKL).')
+    lines += list(notes) + ['', '| ' + ' | '.join(headers + ['run', 'status']) + ' |',
+                            '|' + ' --- |' * (len(headers) + 2)]
+    for row in rows:
+        cells = [row['label']] + [_format(column, row.get(column + '_paper' if paper else column))
+                                  for column, paper in keys]
+        lines.append('| ' + ' | '.join(cells + ['`%s`' % row['run_dir'], row['status']]) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def csv_text(experiment, rows):
+    fields = ['label', 'run', 'status', 'run_dir']
+    for column in _columns(experiment):
+        fields.append(column)
+        if column in experiments.COLUMNS:
+            fields += [column + '_paper', column + '_source']
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: '' if row.get(key) is None else row.get(key) for key in fields})
+    return out.getvalue()
+
+
+def figure4_png(rows, scale, num_fingerprints):
+    """Bit accuracy (red) and the bottom line (blue) by bit length, as the paper's Figure 4: PNG bytes."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+    bits = [int(row['label'].split()[0]) for row in rows]
+
+    def series(key):
+        points = [(b, row[key]) for b, row in zip(bits, rows) if isinstance(row.get(key), float)]
+        return [p[0] for p in points], [p[1] for p in points]
+
+    for key, color, label in (('bit_acc', 'tab:red', 'bit accuracy (%s scale)' % scale),
+                              ('bottom_line', 'tab:blue', 'bottom line (%d fingerprints)' % num_fingerprints)):
+        xs, ys = series(key)
+        ax.plot(xs, ys, 'o-', color=color, label=label)
+    xs, ys = series('bit_acc_paper')
+    ax.plot(xs, ys, '*', color='tab:red', markersize=11, markerfacecolor='none', label='paper (text, 128 bits)')
+    ax.set_xscale('log', base=2)
+    ax.set_xticks(list(experiments.FIGURE4_BITS))
+    ax.set_xticklabels([str(b) for b in experiments.FIGURE4_BITS])
+    ax.set_xlabel('fingerprint bit length')
+    ax.set_ylabel('bitwise accuracy')
+    ax.set_ylim(0.45, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc='lower left', fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png')
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None, num_fingerprints=1000000):
+    """Write <out_dir>/<experiment>.md and .csv (and figure4.png); returns the paths written."""
+    rows = table_rows(experiment, scale, runs, fid)
+    notes = []
+    if experiment == 'figure4':
+        rows = add_bottom_line(rows, bottom_line_values or {})
+        notes.append('Bottom line: the largest bit overlap between two of %d random fingerprints (exact); '
+                     'capacity: log10 2^(d * bit acc).' % num_fingerprints)
+    paths = {os.path.join(out_dir, experiment + '.md'): markdown(experiment, scale, rows, fid, notes).encode(),
+             os.path.join(out_dir, experiment + '.csv'): csv_text(experiment, rows).encode()}
+    if experiment == 'figure4':
+        paths[os.path.join(out_dir, 'figure4.png')] = figure4_png(rows, scale, num_fingerprints)
+    for path, data in paths.items():
+        dnnlib.util.atomic_write_bytes(path, data)
+    return sorted(paths)

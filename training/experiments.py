@@ -1,0 +1,275 @@
+"""The paper's experiments (Tables 1, 2, 4 and Figure 4) as sets of ordinary run_training.py runs.
+
+Each experiment is a list of rows; each row is one training run, named by what it changes
+from the scale's base command ('ours', 'variant-I', 'fpset-1k', 'res-16', 'bits-64', ...).
+Runs with the same name are the same run whichever experiment asks for them ('ours' is
+Table 1's "Ours", Table 2's "on the fly", Table 4's "all layers"). A run lives in
+<result-dir>/<scale>/<run name>/, where run_training.py makes one numbered run directory
+per start (a resumed run gets a new one). Every fingerprinted run measures the same
+metrics at its snapshots, so any experiment can read them; the numbers are the last line
+of metric-<name>.txt in the run directory that holds network-final.pkl (the final
+snapshot's evaluation), or of a later run_metrics.py evaluation under <run>/eval/.
+
+No TensorFlow here: planning and reporting stay fast; training and evaluation are subprocesses.
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+import dnnlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ----------------------------------------------------------------------------
+# Scales: the base command of every run, and which registered metric plays each role.
+
+_QUICK_START = [  # README "Quick start": the settings that learn at CPU scale ("Learning on a CPU", row AF)
+    ('--config', 'config-e-Gskip-Dresnet'), ('--num-gpus', '1'), ('--fmap-base', '512'), ('--fmap-max', '64'),
+    ('--latent-size', '128'), ('--dlatent-size', '128'), ('--minibatch', '8'), ('--mapping-lrmul', '1'),
+    ('--mapping-layers', '2'), ('--gamma', '0.1'), ('--G-smoothing-kimg', '2'), ('--total-kimg', '240'),
+    ('--kimg-per-tick', '1'), ('--snapshot-ticks', '5')]
+_QUICK_START_FINGERPRINT = [
+    ('--watermarkCls-weight', '10'), ('--decoupleL2-weight', '10'), ('--consistency-initial-weight', '2'),
+    ('--consistency-start-accuracy', '0.8')]
+
+_PAPER = [  # paper Section 4 and Appendix A, the authors' README command: 2 GPUs, batch 32, 400 epochs of 30k images
+    ('--config', 'config-e-Gskip-Dresnet'), ('--num-gpus', '2'), ('--minibatch', '32'), ('--total-kimg', '12000'),
+    ('--snapshot-ticks', '50')]
+_PAPER_FINGERPRINT = [('--watermarkCls-weight', '2'), ('--decoupleL2-weight', '2'), ('--latentsRecL2-weight', '1')]
+
+SCALES = {
+    'paper': dnnlib.EasyDict(
+        dataset='celeba_align_png_cropped_30k', resolution=128, num_bits=128, common=_PAPER,
+        fingerprint=_PAPER_FINGERPRINT, about='the paper\'s CelebA 128 configuration, for GPUs',
+        metrics=dict(acc='watermark_accuracy_30k', trainset='watermark_accuracy_trainset_30k', fid='fid30k',
+                     share='fingerprint_share_1k')),
+    'cpu': dnnlib.EasyDict(
+        dataset='demo32', resolution=32, num_bits=32, common=_QUICK_START, fingerprint=_QUICK_START_FINGERPRINT,
+        about='the README quick start on demo32 (about an hour per run on 2 cores)',
+        metrics=dict(acc='watermark_accuracy_1k', trainset='watermark_accuracy_trainset_1k', fid='fid1k',
+                     share='fingerprint_share_1k')),
+}
+
+# ----------------------------------------------------------------------------
+# Columns: (metric role, result suffix, header).
+
+COLUMNS = {
+    'bit_acc': ('acc', '_watermark_bit_accuracy', 'bit acc'),
+    'p_value': ('acc', '_watermark_p_value', 'p-value'),
+    'fid': ('fid', '', 'FID'),
+    'share': ('share', '_fingerprint_share', 'fingerprint share'),
+    'train_acc': ('trainset', '_watermark_bit_accuracy', 'training acc'),
+    'test_acc': ('acc', '_watermark_bit_accuracy', 'testing acc'),
+}
+
+
+def _size_name(n):
+    return '%dk' % (n // 1000) if n >= 1000 else str(n)
+
+
+def _table1(scale):
+    del scale
+    # Paper Table 1, CelebA columns (bit acc, p-value, FID).
+    return [
+        ('StyleGAN2', 'stylegan2', [('--no-fingerprint', None)], dict(fid=9.37)),
+        ('Ours', 'ours', [], dict(bit_acc=0.991, p_value='< 1e-35', fid=11.50)),
+        ('Ours Variant I', 'variant-I', [('--variant', 'I')], dict(bit_acc=0.999, p_value='< 1e-37', fid=12.98)),
+        ('Ours Variant II', 'variant-II', [('--variant', 'II')], dict(bit_acc=0.987, p_value='< 1e-35', fid=13.86)),
+        ('Ours Variant III', 'variant-III', [('--variant', 'III')], dict(bit_acc=0.990, p_value='< 1e-35', fid=22.59)),
+    ]
+
+
+def _table2(scale):
+    del scale
+    # Paper Table 2 (CelebA): training and testing accuracy by fingerprint set size.
+    paper = {10: (1.000, 0.512), 100: (1.000, 0.537), 1000: (1.000, 0.752), 10000: (0.990, 0.988),
+             100000: (0.983, 0.981)}
+    rows = [(_size_name(n), 'fpset-' + _size_name(n), [('--fingerprint-set-size', str(n))],
+             dict(train_acc=train, test_acc=test)) for n, (train, test) in sorted(paper.items())]
+    return rows + [('Sampling on the fly', 'ours', [], dict(train_acc=0.991, test_acc=0.991))]
+
+
+def _table4(scale):
+    # Paper Table 4, CelebA columns (128x128 generator): one modulated resolution at a time, then all.
+    paper = {4: (0.953, 12.06), 8: (0.981, 12.06), 16: (0.993, 11.90), 32: (0.991, 11.07), 64: (0.972, 10.77),
+             128: (0.946, 10.67)}
+    rows = []
+    for res in (2 ** k for k in range(2, scale.resolution.bit_length())):
+        acc, fid = paper[res]
+        rows.append(('%dx%d' % (res, res), 'res-%d' % res, [('--res-modulated-range', '%d-%d' % (res, res))],
+                     dict(bit_acc=acc, fid=fid)))
+    return rows + [('Ours (all layers)', 'ours', [], dict(bit_acc=0.991, fid=11.50))]
+
+
+FIGURE4_BITS = (32, 64, 128, 256, 512)
+
+
+def _figure4(scale):
+    # Paper Figure 4 gives its curves only as a plot; the text (Section 4.3 (4)) states 0.991 at 128 bits.
+    return [('%d bits' % bits, 'ours' if bits == scale.num_bits else 'bits-%d' % bits,
+             [] if bits == scale.num_bits else [('--watermark-size', str(bits))],
+             dict(bit_acc=0.991) if bits == 128 else {}) for bits in FIGURE4_BITS]
+
+
+EXPERIMENTS = {
+    'table1': dnnlib.EasyDict(rows=_table1, columns=['bit_acc', 'p_value', 'fid', 'share'],
+                              title='Table 1: fingerprint detection and fidelity; StyleGAN2 and variants I-III'),
+    'table2': dnnlib.EasyDict(rows=_table2, columns=['train_acc', 'test_acc'],
+                              title='Table 2: scalability, bit accuracy on training and on unseen fingerprints'),
+    'table4': dnnlib.EasyDict(rows=_table4, columns=['bit_acc', 'fid'],
+                              title='Table 4: the modulated resolution'),
+    'figure4': dnnlib.EasyDict(rows=_figure4, columns=['bit_acc'],
+                               title='Figure 4: bit accuracy against the bottom line, by fingerprint length'),
+}
+
+
+class ExperimentError(Exception):
+    """A bad experiment name, scale or option; its message is the whole report."""
+
+
+def check_name(experiment, scale):
+    if experiment not in EXPERIMENTS:
+        raise ExperimentError('unknown experiment %r (known: %s)' % (experiment, ', '.join(EXPERIMENTS)))
+    if scale not in SCALES:
+        raise ExperimentError('unknown scale %r (known: %s)' % (scale, ', '.join(SCALES)))
+
+
+# ----------------------------------------------------------------------------
+# Runs and their state.
+
+def run_metrics(scale, fingerprinted, fid):
+    """The metrics a run evaluates at its snapshots (FID only when the Inception network is at hand)."""
+    roles = ['acc', 'trainset', 'share'] if fingerprinted else []
+    return [SCALES[scale].metrics[role] for role in roles + (['fid'] if fid else [])]
+
+
+def run_flags(scale, extra, seed, fid, data_dir, inception=None):
+    """The run_training.py flags of one run (without --result-dir and --resume-pkl), as '--name=value' strings."""
+    spec = SCALES[scale]
+    flags = dict(extra)
+    fingerprinted = '--no-fingerprint' not in flags
+    pairs = [('--data-dir', data_dir), ('--dataset', spec.dataset)] + list(spec.common)
+    if fingerprinted:
+        pairs += [('--watermark-size', str(spec.num_bits)),
+                  ('--res-modulated-range', '4-%d' % spec.resolution)] + list(spec.fingerprint)
+    names = [name for name, _ in pairs]
+    pairs = [(name, flags.get(name, value)) for name, value in pairs]
+    pairs += [(name, value) for name, value in extra if name not in names]
+    metrics = run_metrics(scale, fingerprinted, fid)
+    pairs += [('--metrics', ','.join(metrics) or 'none'), ('--seed', str(seed))]
+    if fid and inception:
+        pairs.append(('--inception', inception))
+    return [name if value is None else '%s=%s' % (name, value) for name, value in pairs]
+
+
+def _snapshot_kimg(pkl):
+    """A snapshot's training progress in kimg: from the .json beside it, else from its name."""
+    meta = os.path.splitext(pkl)[0] + '.json'
+    if os.path.isfile(meta):
+        with open(meta) as f:
+            return json.load(f)['cur_nimg'] / 1000.0
+    return float(re.search(r'snapshot-(\d+)\.pkl$', pkl).group(1))
+
+
+def run_state(run_root):
+    """What is on disk for one run: {'status': 'done'|'resume'|'start', 'run_dir', 'snapshot', 'kimg'}.
+
+    done: a run directory holds network-final.pkl (the latest such directory). resume: the
+    snapshot with the most training progress over all run directories of the run.
+    """
+    run_dirs = sorted(d for d in glob.glob(os.path.join(run_root, '[0-9][0-9][0-9][0-9][0-9]-*')) if os.path.isdir(d))
+    finished = [d for d in run_dirs if os.path.isfile(os.path.join(d, 'network-final.pkl'))]
+    if finished:
+        return dict(status='done', run_dir=finished[-1], snapshot=os.path.join(finished[-1], 'network-final.pkl'),
+                    kimg=None)
+    snapshots = [pkl for d in run_dirs for pkl in glob.glob(os.path.join(d, 'network-snapshot-*.pkl'))]
+    if snapshots:
+        best = max(snapshots, key=lambda pkl: (_snapshot_kimg(pkl), pkl))
+        return dict(status='resume', run_dir=os.path.dirname(best), snapshot=best, kimg=_snapshot_kimg(best))
+    return dict(status='start', run_dir=None, snapshot=None, kimg=None)
+
+
+def plan(experiment, scale, result_dir, seed=1000, fid=False, data_dir='datasets', inception=None):
+    """The runs of an experiment: one EasyDict per distinct run, in row order, with its state, its flags,
+    the command that advances it (None when done) and the rows it fills."""
+    check_name(experiment, scale)
+    runs = {}
+    for label, name, extra, paper in EXPERIMENTS[experiment].rows(SCALES[scale]):
+        if name not in runs:
+            root = os.path.join(result_dir, scale, name)
+            flags = run_flags(scale, extra, seed, fid, data_dir, inception)
+            state = run_state(root)
+            command = None
+            if state['status'] != 'done':
+                command = [sys.executable, os.path.join(ROOT, 'run_training.py'), '--result-dir=' + root] + flags
+                if state['status'] == 'resume':
+                    command.append('--resume-pkl=' + state['snapshot'])
+            runs[name] = dnnlib.EasyDict(name=name, root=root, flags=flags, state=state, command=command, rows=[],
+                                         fingerprinted='--no-fingerprint' not in flags)
+        runs[name].rows.append((label, paper))
+    return list(runs.values())
+
+
+def missing_metrics(run, scale, fid, data_dir, seed, inception=None):
+    """For a finished run, the run_metrics.py command that evaluates the metrics its files lack, or None.
+
+    This is how FID is added when the Inception network arrives after training.
+    """
+    if run.state['status'] != 'done':
+        return None
+    wanted = run_metrics(scale, run.fingerprinted, fid)
+    lacking = [name for name in wanted if read_metric(run.root, run.state, name) is None]
+    if not lacking:
+        return None
+    flags = dict(flag.split('=', 1) if '=' in flag else (flag, None) for flag in run.flags)
+    command = [sys.executable, os.path.join(ROOT, 'run_metrics.py'), '--network=' + run.state['snapshot'],
+               '--metrics=' + ','.join(lacking), '--result-dir=' + os.path.join(run.root, 'eval'),
+               '--data-dir=' + data_dir, '--dataset=' + SCALES[scale].dataset, '--seed=%d' % seed,
+               '--num-gpus=' + flags['--num-gpus']]
+    if any('trainset' in name for name in lacking):
+        command.append('--fingerprint-set-size=' + flags.get('--fingerprint-set-size', '0'))
+    if fid and inception:
+        command.append('--inception=' + inception)
+    return command
+
+
+# ----------------------------------------------------------------------------
+# Metric files.
+
+def parse_metric_line(line):
+    """A metric-<name>.txt line -> (network name, {result name: value})."""
+    tokens = line.split()
+    if not tokens:
+        return None, {}
+    values = {}
+    for key, value in zip(tokens, tokens[1:]):
+        if key.startswith(('watermark_', 'fid', 'fingerprint_')):
+            try:
+                values[key] = float(value)
+            except ValueError:
+                continue
+    return tokens[0], values
+
+
+def read_metric(run_root, state, metric):
+    """The last evaluation of `metric` for a finished run: {'path', 'network', 'values'}, or None.
+
+    Looked for in the run directory with network-final.pkl (the final snapshot's line), then in
+    run_metrics.py evaluations under <run>/eval/ (the newest wins).
+    """
+    if state['status'] != 'done':
+        return None
+    candidates = [os.path.join(state['run_dir'], 'metric-%s.txt' % metric)]
+    candidates += sorted(glob.glob(os.path.join(run_root, 'eval', '[0-9]*', 'metric-%s.txt' % metric)))
+    found = None
+    for path in candidates:
+        if os.path.isfile(path):
+            with open(path) as f:
+                lines = [line for line in f.read().splitlines() if line.strip()]
+            if lines:
+                network, values = parse_metric_line(lines[-1])
+                found = dict(path=path, network=network, values=values)
+    return found
