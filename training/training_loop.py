@@ -228,7 +228,8 @@ def training_loop(
         consistency_initial_weight=0.0,
         resume_pkl=None,
         resume_trust_source=False,
-        seed=1000):
+        seed=1000,
+        precision='fp32'):
     """Train E, G, D (and Gs) and write everything into run_dir."""
     minibatch_gpu = minibatch_size // num_gpus if minibatch_gpu is None else minibatch_gpu
     if minibatch_size % (minibatch_gpu * num_gpus):
@@ -239,6 +240,7 @@ def training_loop(
     if not tflib.num_gpus_available():
         tf_config.setdefault('num_cpu_devices', num_gpus)
     tf_config.setdefault('rnd.np_random_seed', seed)
+    tf_config['precision'] = tflib.precision.resolve_and_report(precision, training=True)
     tflib.init_tf(tf_config)
 
     training_set = dataset_lib.load_dataset(verbose=True, **dataset_args)
