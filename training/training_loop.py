@@ -240,8 +240,8 @@ def training_loop(
     if not tflib.num_gpus_available():
         tf_config.setdefault('num_cpu_devices', num_gpus)
     tf_config.setdefault('rnd.np_random_seed', seed)
-    tf_config['precision'] = tflib.precision.resolve_and_report(precision, training=True)
     tflib.init_tf(tf_config)
+    tflib.precision.set_precision(tflib.precision.resolve_and_report(precision, training=True))
 
     training_set = dataset_lib.load_dataset(verbose=True, **dataset_args)
     E, G, D, Gs = _build_networks(training_set, G_args, D_args, E_args, resume_pkl, resume_trust_source)
