@@ -1,12 +1,14 @@
 """float32 against bfloat16 convolutions, side by side in one process (A B A B), on this machine.
 
     python benchmarks/bench_precision.py [--resolution 128] [--batch 8] [--repeats 3]
+    python benchmarks/bench_precision.py --network network-snapshot-NNNNNN.pkl [--num-images 1024]
 
 Prints, per precision: the machine's peak (a 4096x4096 matmul), the GFLOP/s of a
 stack of 3x3 convolutions (512 -> 512 channels at 32x32, batch 8) through the
 project's conv op, Gs.run and E.run at the paper's config (random weights), and
 how far the bfloat16 outputs are from float32 ones. Medians over the repeats;
-the ratio is bf16 / fp32 speed.
+the ratio is bf16 / fp32 speed. With --network, instead: how well a trained
+model's bfloat16 images and decoded bits agree with its float32 ones.
 """
 
 import os
@@ -25,6 +27,7 @@ tf = machine.tf
 import dnnlib.tflib as tflib  # noqa: E402
 from dnnlib.tflib import precision  # noqa: E402
 from dnnlib.tflib.ops.conv2d import conv2d  # noqa: E402
+from training import misc  # noqa: E402
 
 PRECISIONS = ('fp32', 'bf16')
 
@@ -86,11 +89,34 @@ def report(name, seconds, unit_fn, unit):
           flush=True)
 
 
+def trained_agreement(network_pkl, num_images, batch):
+    """Gs then E, all float32 against all bfloat16, on fresh z and fingerprints (seed 0)."""
+    E, _G, _D, Gs = misc.load_networks(network_pkl)
+    rnd = np.random.RandomState(0)
+    z = rnd.randn(num_images, Gs.input_shapes[0][1]).astype(np.float32)
+    c = rnd.randint(0, 2, (num_images, Gs.input_shapes[2][1])).astype(np.float32)
+    images, bits = {}, {}
+    for p, (gs, e) in {'fp32': (Gs, E), 'bf16': (Gs.clone('Gs_bf16'), E.clone('E_bf16'))}.items():
+        with precision.scope(p):
+            images[p] = gs.run(z, None, c, minibatch_size=batch)
+            bits[p] = e.run(np.clip(images[p], -1, 1), None, minibatch_size=batch, return_as_list=True)[-1] > 0
+        print('%s: bit accuracy %.4f on %d images' % (p, np.mean(bits[p] == (c > 0)), num_images))
+    diff = np.abs(images['bf16'] - images['fp32'])
+    print('images, bf16 - fp32 ([-1, 1] scale): mean |d| %.4f, max |d| %.4f' % (diff.mean(), diff.max()))
+    print('decoded bits, bf16 pipeline against fp32 pipeline: %.5f agree (%d of %d differ)'
+          % (np.mean(bits['bf16'] == bits['fp32']), np.sum(bits['bf16'] != bits['fp32']), bits['fp32'].size))
+
+
 def main():
     machine.print_header()
     parser = paper_config.parser(__doc__, repeats=3)
     parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--network', default=None, help='a trained pickle: measure agreement instead of speed')
+    parser.add_argument('--num-images', type=int, default=1024, help='images for --network (default: 1024)')
     args = parser.parse_args()
+    if args.network:
+        trained_agreement(args.network, args.num_images, max(args.batch, 32))
+        return
     Gs = paper_config.generator(args)
     E = paper_config.decoder(args)
 
