@@ -88,7 +88,7 @@ def _run_kwargs(truncation_psi=None):
 def generate_images(Gs, network_pkl, seeds, truncation_psi, identical_latent, identical_watermark, batch,
                     submit_config):
     """One seedNNNN.png per seed: z, then the fingerprint bits, drawn from np.random.RandomState(seed)."""
-    print('Network: %s (%s)' % (network_pkl, _describe(Gs)))
+    print('Network: %s (%s); precision %s' % (network_pkl, _describe(Gs), tflib.precision.get()))
     fingerprinted = _has_fingerprint_input(Gs)
     z, c = [], []
     for seed in seeds:
@@ -118,7 +118,7 @@ def generate_grid(Gs, network_pkl, latent_seeds, watermark_seeds, batch, output=
     Written to `output`, or to grid.png in the run directory.
     """
     output = output if output is not None else os.path.join(submit_config.run_dir, 'grid.png')
-    print('Network: %s (%s)' % (network_pkl, _describe(Gs)))
+    print('Network: %s (%s); precision %s' % (network_pkl, _describe(Gs), tflib.precision.get()))
     z = np.array([_latent(seed, Gs.input_shapes[0][1]) for seed in latent_seeds])
     rows = []
     if _has_fingerprint_input(Gs):
@@ -246,6 +246,7 @@ def build_parser():
     def add_batch(sub):
         sub.add_argument('--batch', type=_positive_int, default=8, metavar='N',
                          help='images per forward pass (default: %(default)s)')
+        tflib.precision.add_argument(sub)
 
     sub = commands.add_parser(
         'generate-images', help='one PNG per seed',
@@ -322,7 +323,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error('missing command (generate-images, generate-grid, bake, inspect or export); see --help')
-    tflib.init_tf()
+    setting = getattr(args, 'precision', None)  # only the commands that run a network have --precision
+    tflib.init_tf({'precision': tflib.precision.resolve_and_report(setting) if setting else 'fp32'})
     try:
         args.func(args)
     except (ValueError, OSError) as exc:

@@ -62,6 +62,7 @@ def build_parser():
     parser.add_argument('--seed', type=int, default=1000, metavar='N',
                         help='for the watermark_accuracy_trainset_* metrics: the --seed the network was trained with '
                              '(default: %(default)s, as run_training.py)')
+    tflib.precision.add_argument(parser)
     parser.add_argument('--result-dir', default='results', metavar='DIR',
                         help='folder of the run directories (default: %(default)s)')
     parser.add_argument('--inception', default=None, metavar='PKL',
@@ -95,8 +96,10 @@ def _prepare(args):
     return metric_kwargs
 
 
-def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, trust_source, submit_config):
+def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, trust_source, precision,
+        submit_config):
     """Evaluate the metrics into the run directory."""
+    tflib.precision.set_precision(tflib.precision.resolve_and_report(precision))
     metric_base.MetricGroup(metric_kwargs).run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir,
                                                dataset_args=dataset_args, mirror_augment=mirror_augment,
                                                num_gpus=num_gpus, trust_source=trust_source)
@@ -114,7 +117,7 @@ def main(argv=None):
     try:
         dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkl=args.network_pkl, metric_kwargs=metric_kwargs,
                           data_dir=args.data_dir, dataset_args=dataset_args, mirror_augment=args.mirror_augment,
-                          num_gpus=args.num_gpus, trust_source=args.trust_pickle_source)
+                          num_gpus=args.num_gpus, trust_source=args.trust_pickle_source, precision=args.precision)
     except _USER_ERRORS as exc:
         _fail(exc)
 

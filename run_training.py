@@ -26,6 +26,7 @@ from dnnlib import cli
 cli.import_tensorflow()
 
 import dnnlib  # noqa: E402
+from dnnlib.tflib import precision  # noqa: E402
 from dnnlib.util import EasyDict  # noqa: E402
 
 CONFIG_RE = re.compile(r'^config-e(?:-G(orig|skip|resnet)-D(orig|skip|resnet))?$')
@@ -65,6 +66,7 @@ def build_parser():
                        help='resolutions whose convs the fingerprint modulates, e.g. 4-128 (default: all)')
 
     group = parser.add_argument_group('size and schedule')
+    precision.add_argument(group, training=True)
     group.add_argument('--minibatch', type=int, default=None, help='images per step (default: 8 per device)')
     group.add_argument('--minibatch-gpu', type=int, default=None,
                        help='images per device per round; smaller than minibatch/num-gpus accumulates gradients')
@@ -168,7 +170,8 @@ def make_config(args):
         image_snapshot_ticks=args.snapshot_ticks, network_snapshot_ticks=args.snapshot_ticks,
         fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
         consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight,
-        resume_pkl=args.resume_pkl, resume_trust_source=args.trust_pickle_source, seed=args.seed)
+        resume_pkl=args.resume_pkl, resume_trust_source=args.trust_pickle_source, seed=args.seed,
+        precision=args.precision)
 
 
 def _check_plain(args, metrics):

@@ -18,11 +18,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import machine  # noqa: E402
 import paper_config  # noqa: E402
 from training import bake, misc  # noqa: E402
 
 
 def main():
+    machine.print_header()
     args = paper_config.parser(__doc__, repeats=10).parse_args()
     Gs = paper_config.generator(args)
     start = time.perf_counter()

@@ -15,9 +15,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dnnlib import cli  # noqa: E402
+import machine  # noqa: E402
 
-tf = cli.import_tensorflow()
+tf = machine.tf
 
 from training import dataset  # noqa: E402
 from training import dataset_tool_lib  # noqa: E402
@@ -39,6 +39,7 @@ def images_per_second(tfrecord_dir, batch, batches, mirror_augment):
 
 
 def main():
+    machine.print_header()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--resolutions', type=int, nargs='+', default=[32, 128])
     parser.add_argument('--num-images', type=int, default=2000)

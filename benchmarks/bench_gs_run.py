@@ -11,10 +11,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import machine  # noqa: E402
 import paper_config  # noqa: E402
 
 
 def main():
+    machine.print_header()
     parser = paper_config.parser(__doc__, repeats=3)
     parser.add_argument('--batch', type=int, default=8)
     args = parser.parse_args()

@@ -16,9 +16,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dnnlib import cli  # noqa: E402
+import machine  # noqa: E402
 
-tf = cli.import_tensorflow()
+tf = machine.tf
 
 from dnnlib.tflib.ops.conv2d import conv2d  # noqa: E402
 from dnnlib.tflib.ops.upfirdn_2d import downsample_2d, filter_2d, upsample_2d, upsample_conv_2d  # noqa: E402
@@ -156,6 +156,7 @@ def fir_candidates():
 
 
 def main():
+    machine.print_header()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--reps', type=int, default=5)
     reps = parser.parse_args().reps

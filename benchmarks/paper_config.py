@@ -1,4 +1,4 @@
-"""The paper's generator configuration for benchmarks: command-line flags and the network with random weights."""
+"""The paper's configuration for benchmarks: command-line flags and the networks with random weights."""
 
 import argparse
 
@@ -25,3 +25,9 @@ def generator(args):
     return tflib.Network('Gs', func_name='training.networks_stylegan2.G_main_watermark', resolution=args.resolution,
                          fmap_base=args.fmap_base, latent_size=512, watermark_size=args.watermark_size,
                          res_modulated_range='4-%d' % args.resolution)
+
+
+def decoder(args):
+    """The decoder (E in pickles) of the same config, random weights; call after generator()."""
+    return tflib.Network('E', func_name='training.networks_stylegan2.E_stylegan2_watermark', resolution=args.resolution,
+                         fmap_base=args.fmap_base, latent_size=512, watermark_size=args.watermark_size)

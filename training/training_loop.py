@@ -236,7 +236,8 @@ def training_loop(
         consistency_initial_weight=0.0,
         resume_pkl=None,
         resume_trust_source=False,
-        seed=1000):
+        seed=1000,
+        precision='fp32'):
     """Train E, G, D (and Gs) and write everything into run_dir."""
     minibatch_gpu = minibatch_size // num_gpus if minibatch_gpu is None else minibatch_gpu
     if minibatch_size % (minibatch_gpu * num_gpus):
@@ -248,6 +249,7 @@ def training_loop(
         tf_config.setdefault('num_cpu_devices', num_gpus)
     tf_config.setdefault('rnd.np_random_seed', seed)
     tflib.init_tf(tf_config)
+    tflib.precision.set_precision(tflib.precision.resolve_and_report(precision, training=True))
 
     training_set = dataset_lib.load_dataset(verbose=True, **dataset_args)
     E, G, D, Gs = _build_networks(training_set, G_args, D_args, E_args, resume_pkl, resume_trust_source)

@@ -6,6 +6,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from . import precision as precision_lib
+
 tfv1 = tf.compat.v1
 
 _default_session_context = None
@@ -20,6 +22,7 @@ _default_config = {
     'num_cpu_devices': 1,             # Logical CPU devices (/cpu:0 ... /cpu:N-1) for multi-tower runs without GPUs.
     'intra_op_parallelism_threads': 0,  # Threads inside one op; 0 = one per core.
     'inter_op_parallelism_threads': 0,  # Ops run at once; 0 = one per core.
+    'precision': None,                # Convolutions in 'fp32', 'bf16' or 'auto' (see precision.py); None = keep as is.
 }
 
 
@@ -118,8 +121,13 @@ def assert_tf_initialized():
 
 
 def create_session(config_dict=None):
-    """Create a tf.compat.v1.Session from a flat config dict ('gpu_options.allow_growth': True, ...)."""
+    """Create a tf.compat.v1.Session from a flat config dict ('gpu_options.allow_growth': True, ...).
+
+    'precision' sets the precision of the graphs built from then on, process-wide.
+    """
     cfg = _sanitize_tf_config(config_dict)
+    if cfg['precision'] is not None:
+        precision_lib.set_precision(precision_lib.choose(cfg['precision'])[0])
     config_proto = tfv1.ConfigProto(allow_soft_placement=bool(cfg['allow_soft_placement']),
                                     device_count={'CPU': int(cfg['num_cpu_devices'])},
                                     intra_op_parallelism_threads=int(cfg['intra_op_parallelism_threads']),

@@ -10,6 +10,8 @@ choices).
 
 import tensorflow as tf
 
+from .. import precision
+
 
 def static_dim(x, i):
     """Size of axis i of x as a Python int, or None when unknown.
@@ -117,6 +119,7 @@ def conv2d(x=None, w=None, strides=1, padding='SAME', data_format='NCHW', *, inp
     def conv(y):
         if _num_groups(y, w) is None:
             return _grouped_conv_by_patches(y, w, strides, padding)
-        return run_grouped(lambda yg, wg: tf.nn.conv2d(yg, wg, strides, padding, data_format='NHWC'), y, w)
+        return run_grouped(lambda yg, wg: precision.apply(
+            lambda a, b: tf.nn.conv2d(a, b, strides, padding, data_format='NHWC'), yg, wg), y, w)
 
     return run_nhwc(conv, x, data_format)

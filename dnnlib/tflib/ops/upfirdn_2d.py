@@ -9,6 +9,7 @@ NCHW inputs are transposed in and out once per call.
 import numpy as np
 import tensorflow as tf
 
+from .. import precision
 from .conv2d import conv2d, dim, run_grouped, run_nhwc, static_dim
 
 _IMPLS = ('cuda', 'ref')
@@ -150,7 +151,8 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='c
         # its channel axes swapped, that is w correlated with the zero-upsampled
         # input, as in StyleGAN2.
         wt = tf.transpose(wg[::-1, ::-1], [0, 1, 3, 2])
-        return tf.nn.conv2d_transpose(xg, wt, out_shape, strides=[1, factor, factor, 1], padding='VALID')
+        return precision.apply(lambda a, b: tf.nn.conv2d_transpose(a, b, out_shape, strides=[1, factor, factor, 1],
+                                                                   padding='VALID'), xg, wt)
 
     def run(y):
         if static_dim(y, 3) is None:
