@@ -18,9 +18,11 @@ import dnnlib.tflib as tflib  # noqa: E402
 from metrics import frechet_inception_distance  # noqa: E402
 from metrics import metric_base  # noqa: E402
 from metrics import metric_defaults  # noqa: E402
+from metrics import robustness  # noqa: E402
+from metrics import robustness_report  # noqa: E402
 from training import dataset  # noqa: E402
 
-_USER_ERRORS = (metric_base.MetricError, OSError, ValueError)
+_USER_ERRORS = (metric_base.MetricError, robustness_report.ReportError, OSError, ValueError)
 
 
 _fail = functools.partial(cli.fail, 'run_metrics')
@@ -37,7 +39,9 @@ def build_parser():
         prog='run_metrics.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set. FID metrics need '
+        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set, nor do robustness '
+               'metrics (robustness_*: bit accuracy under crop, blur, JPEG, noise and their combination; they write '
+               'robustness-<metric>.csv, .png and -ranges.txt into the run directory). FID metrics need '
                '--dataset and the Inception-v3 feature network inception_v3_features.pkl: --inception, else '
                '$%s, else a download from %s kept in $DNNLIB_CACHE_DIR (default ~/.cache/dnnlib).\n\n'
                'Example: python run_metrics.py --data-dir=datasets --dataset=celeba_align_png_cropped_30k '
@@ -45,7 +49,8 @@ def build_parser():
                % (', '.join(metric_defaults.metric_defaults), frechet_inception_distance.INCEPTION_ENV,
                   frechet_inception_distance.INCEPTION_URL))
     parser.add_argument('--network', dest='network_pkl', required=True, metavar='PKL',
-                        help='network pickle: a path or URL')
+                        help='network pickle: a path or URL; several separated by commas are evaluated in turn '
+                             'into one run directory (robustness metrics then plot them together)')
     parser.add_argument('--metrics', default='fid_watermark_accuracy_30k', metavar='LIST',
                         help='comma-separated metric names (default: %(default)s)')
     parser.add_argument('--data-dir', default=None, metavar='DIR', help='folder holding the data sets')
@@ -68,8 +73,9 @@ def _prepare(args):
     metric_kwargs = metric_defaults.get_metric_kwargs(args.metrics)
     if not metric_kwargs:
         raise metric_base.MetricError('no metric given (--metrics)')
-    if not dnnlib.util.is_url(args.network_pkl) and not os.path.isfile(args.network_pkl):
-        raise metric_base.MetricError('network pickle not found: %s' % args.network_pkl)
+    for network_pkl in _network_pkls(args):
+        if not dnnlib.util.is_url(network_pkl) and not os.path.isfile(network_pkl):
+            raise metric_base.MetricError('network pickle not found: %s' % network_pkl)
     if args.dataset is not None:
         dataset.list_record_files(os.path.join(args.data_dir or '', args.dataset))
     else:
@@ -81,12 +87,24 @@ def _prepare(args):
     return metric_kwargs
 
 
-def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, submit_config):
-    """Evaluate the metrics into the run directory; returns an error message, or None on success."""
+def _network_pkls(args):
+    pkls = [name.strip() for name in args.network_pkl.split(',') if name.strip()]
+    if not pkls:
+        raise metric_base.MetricError('no network pickle given (--network)')
+    return pkls
+
+
+def run(network_pkls, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, submit_config):
+    """Evaluate the metrics on each pickle into the run directory, then write the robustness plots;
+    returns an error message, or None on success."""
     try:
-        metric_base.MetricGroup(metric_kwargs).run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir,
-                                                   dataset_args=dataset_args, mirror_augment=mirror_augment,
-                                                   num_gpus=num_gpus)
+        group = metric_base.MetricGroup(metric_kwargs)
+        for network_pkl in network_pkls:
+            group.run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir, dataset_args=dataset_args,
+                      mirror_augment=mirror_augment, num_gpus=num_gpus)
+        for metric in group.metrics:
+            if isinstance(metric, robustness.Robustness):
+                metric.write_report(submit_config.run_dir)
     except _USER_ERRORS as exc:
         return str(exc)
     return None
@@ -101,7 +119,7 @@ def main(argv=None):
     tflib.init_tf({'num_cpu_devices': args.num_gpus})
     submit_config = dnnlib.SubmitConfig(result_dir=args.result_dir, run_desc='run-metrics', num_gpus=args.num_gpus)
     dataset_args = None if args.dataset is None else dnnlib.EasyDict(tfrecord_dir=args.dataset)
-    error = dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkl=args.network_pkl,
+    error = dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkls=_network_pkls(args),
                               metric_kwargs=metric_kwargs, data_dir=args.data_dir, dataset_args=dataset_args,
                               mirror_augment=args.mirror_augment, num_gpus=args.num_gpus)
     if error is not None:
