@@ -41,7 +41,7 @@ PAPER_RESOLUTION = 128
 # and blur kernels are scaled to the generator's resolution (see strength_grid).
 PAPER_GRIDS = {
     'crop': (128, 112, 96, 80, 64, 48, 32),                  # side of the kept centre square, pixels
-    'blur': (0, 1, 3, 5, 7, 9, 11, 15),                      # Gaussian kernel size, pixels (sigma = size / 6)
+    'blur': (0, 3, 5, 7, 9, 11, 15, 19, 23, 31),             # Gaussian kernel size, pixels (sigma = size / 6)
     'jpeg': (100, 95, 90, 80, 70, 50, 30, 10),               # JPEG quality
     'noise': (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8),        # std on the [-1, 1] scale
     'combo': (0, 0.25, 0.5, 0.75, 1, 1.25, 1.5),             # share of each working range, see combination_tf

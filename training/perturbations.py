@@ -80,7 +80,8 @@ def jpeg_round_trip(images, quality):
 
     def round_trip(args):
         image, q = args
-        return tf.io.decode_jpeg(tf.raw_ops.EncodeJpegVariableQuality(images=image, quality=q), channels=channels)
+        encoded = tf.raw_ops.EncodeJpegVariableQuality(images=image, quality=q)
+        return tf.io.decode_jpeg(encoded, channels=channels, dct_method='INTEGER_ACCURATE')
 
     decoded = tf.map_fn(round_trip, (pixels, quality), fn_output_signature=tf.uint8)
     out = tf.transpose(tf.cast(decoded, tf.float32), [0, 3, 1, 2]) / 127.5 - 1.0
