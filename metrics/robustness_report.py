@@ -127,8 +127,8 @@ def find_fids(folder):
     for path in sorted(glob.glob(os.path.join(folder, 'metric-*.txt'))):
         with open(path, encoding='utf-8') as f:
             for line in f:
-                fields = line.split()
-                for key, value in zip(fields[4::2], fields[5::2]):
+                fields = line.split()  # network, 'time', a duration of one or more words, then name value pairs
+                for key, value in zip(fields[2:], fields[3:]):
                     if key.endswith('_fid') or key in ('fid50k', 'fid1k'):
                         try:
                             fids[fields[0]] = float(value)

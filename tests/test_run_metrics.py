@@ -76,6 +76,23 @@ def test_generator_without_fingerprint_fails_in_one_line(files, tmp_path):
     assert 'has no fingerprint input' in one_line_error(proc.stderr)
 
 
+def test_robustness_sweep_of_two_pickles_plotted_together(files, tmp_path):
+    second = os.path.join(files.root, 'network-snapshot-000004.pkl')
+    with tf.Graph().as_default(), tfutil.create_session().as_default():
+        save_tiny_pickle(second)
+    results = str(tmp_path / 'results')
+    proc = run_script(['--network', files.network + ',' + second, '--metrics', 'robustness_64',
+                       '--result-dir', results], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = os.path.join(results, '00000-run-metrics')
+    lines = open(os.path.join(run_dir, 'metric-robustness_64.txt')).read().splitlines()
+    assert [line.split()[0] for line in lines] == ['network-snapshot-000000', 'network-snapshot-000004']
+    assert 'robustness_64_jpeg_80' in lines[0] and 'robustness_64_crop_8' in lines[1]
+    ranges = open(os.path.join(run_dir, 'robustness-robustness_64-ranges.txt')).read()
+    assert 'network-snapshot-000004' in ranges and ranges in proc.stdout
+    assert open(os.path.join(run_dir, 'robustness-robustness_64.png'), 'rb').read(4) == b'\x89PNG'
+
+
 @pytest.mark.parametrize('args, expected', [
     (['--network', '{root}/absent.pkl', '--metrics', 'watermark_accuracy_1k'], 'network pickle not found'),
     (['--network', '{network}', '--metrics', 'fid_watermark_accuracy_50k'],
@@ -86,6 +103,7 @@ def test_generator_without_fingerprint_fails_in_one_line(files, tmp_path):
     (['--network', '{network}', '--metrics', 'fid1k', '--data-dir', '{data_dir}', '--dataset', 'demo8',
       '--inception', '{root}/absent.pkl'], 'INCEPTION_PKL'),
     (['--network', '{network}', '--num-gpus', '0'], "'0' is not a positive integer"),
+    (['--network', '{network},{root}/absent.pkl', '--metrics', 'robustness_64'], 'network pickle not found: '),
     (['--metrics', 'fid1k'], 'required: --network'),
 ])
 def test_argument_errors_are_one_line(files, tmp_path, capsys, args, expected):
