@@ -20,6 +20,7 @@ unchanged, so they equal the plain bit accuracy; JPEG has no identity strength.
 
 import math
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -200,6 +201,9 @@ class Robustness(metric_base.MetricBase):
                 self._report_result(accuracy, suffix='_%s_%g' % (kind, strength))
                 rows.append(dict(perturbation=kind, strength=strength, paper_strength=paper_strength,
                                  bit_accuracy=accuracy))
+            if time.time() - self._progress_time >= metric_base.PROGRESS_INTERVAL_SEC:
+                self._progress_time = time.time()
+                print('%s: %s done' % (self.name, kind), flush=True)
         for row in rows:
             row.update(network=self._network_name, p_value=fingerprint_p_value(row['bit_accuracy'], num_bits),
                        num_images=self.num_images, resolution=resolution, num_bits=num_bits)
@@ -228,7 +232,6 @@ class Robustness(metric_base.MetricBase):
         step = self.minibatch_per_gpu
         parts = []
         for batch, begin in enumerate(range(0, len(images), step * num_gpus)):
-            self._report_progress(begin)
             fetches, feed = [], {}
             for tower, tower_begin in enumerate(range(begin, min(begin + step * num_gpus, len(images)), step)):
                 part = slice(tower_begin, tower_begin + step)
