@@ -39,9 +39,10 @@ def build_parser():
         prog='run_metrics.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set, nor do robustness '
-               'metrics (robustness_*: bit accuracy under crop, blur, JPEG, noise and their combination; they write '
-               'robustness-<metric>.csv, .png and -ranges.txt into the run directory). FID metrics need '
+        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set, nor do '
+               'robustness metrics (robustness_*: bit accuracy under crop, blur, JPEG, noise and their '
+               'combination; they write robustness-<metric>.csv, .png and -ranges.txt into the run directory). '
+               'FID metrics need '
                '--dataset and the Inception-v3 feature network inception_v3_features.pkl: --inception, else '
                '$%s, else a download from %s kept in $DNNLIB_CACHE_DIR (default ~/.cache/dnnlib).\n\n'
                'Example: python run_metrics.py --data-dir=datasets --dataset=celeba_align_png_cropped_30k '

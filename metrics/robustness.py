@@ -140,8 +140,9 @@ def combination_tf(images, level, seed, resolution):
     Level 0 changes nothing."""
     level = tf.cast(level, tf.float32)
     scale = resolution / PAPER_RESOLUTION
+    side = tf.maximum(2.0, tf.round(resolution - level * (resolution - PAPER_RANGE_EDGES['crop'] * scale)))
     steps = [
-        lambda x: centre_crop_tf(x, tf.maximum(2.0, tf.round(resolution - level * (resolution - PAPER_RANGE_EDGES['crop'] * scale)))),
+        lambda x: centre_crop_tf(x, side),
         lambda x: gaussian_blur_tf(x, level * PAPER_RANGE_EDGES['blur'] * scale, blur_radius(resolution)),
         lambda x: jpeg_tf(x, tf.round(100.0 - level * (100 - PAPER_RANGE_EDGES['jpeg']))),
         lambda x: noise_tf(x, level * PAPER_RANGE_EDGES['noise'], seed),
