@@ -95,14 +95,23 @@ def _network_pkls(args):
     return pkls
 
 
+def _network_names(network_pkls):
+    """Result names: file names without .pkl, or the paths so given when two file names are the same
+    (e.g. network-final.pkl of two runs), so that their results stay apart."""
+    stems = [os.path.splitext(os.path.basename(pkl.rstrip('/')))[0] for pkl in network_pkls]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [os.path.splitext(pkl.rstrip('/'))[0] for pkl in network_pkls]
+
+
 def run(network_pkls, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, submit_config):
     """Evaluate the metrics on each pickle into the run directory, then write the robustness plots;
     returns an error message, or None on success."""
     try:
         group = metric_base.MetricGroup(metric_kwargs)
-        for network_pkl in network_pkls:
+        for network_pkl, network_name in zip(network_pkls, _network_names(network_pkls)):
             group.run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir, dataset_args=dataset_args,
-                      mirror_augment=mirror_augment, num_gpus=num_gpus)
+                      mirror_augment=mirror_augment, num_gpus=num_gpus, network_name=network_name)
         for metric in group.metrics:
             if isinstance(metric, robustness.Robustness):
                 metric.write_report(submit_config.run_dir)

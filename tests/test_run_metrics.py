@@ -123,3 +123,9 @@ def test_help_lists_metrics_and_flags(capsys):
     for word in ('--network', '--metrics', '--dataset', '--data-dir', '--result-dir', '--num-gpus', '--mirror-augment',
                  '--inception', 'fid_watermark_accuracy_30k', 'watermark_accuracy_1k', 'INCEPTION_PKL'):
         assert word in text
+
+
+def test_pickles_of_the_same_file_name_keep_their_paths_as_names():
+    names = run_metrics._network_names  # pylint: disable=protected-access
+    assert names(['a/x.pkl', 'b/y.pkl']) == ['x', 'y']
+    assert names(['r1/network-final.pkl', 'r2/network-final.pkl']) == ['r1/network-final', 'r2/network-final']
