@@ -53,13 +53,17 @@ SCALED_WITH_RESOLUTION = ('crop', 'blur')
 PAPER_RANGE_EDGES = {'crop': 60, 'blur': 7, 'jpeg': 80, 'noise': 0.4}
 
 
+def check_kind(kind):
+    if kind not in KINDS:
+        raise MetricError('unknown perturbation %r (known: %s)' % (kind, ', '.join(KINDS)))
+
+
 def strength_grid(kind, resolution):
     """The strengths of `kind` measured at `resolution`, weakest first: [(strength, strength at 128 px)].
 
     Crop sides are whole pixels (at least 2); grid points that round to the same side count once.
     """
-    if kind not in KINDS:
-        raise MetricError('unknown perturbation %r (known: %s)' % (kind, ', '.join(KINDS)))
+    check_kind(kind)
     scale = resolution / PAPER_RESOLUTION if kind in SCALED_WITH_RESOLUTION else 1.0
     grid = []
     for paper_strength in PAPER_GRIDS[kind]:
@@ -73,8 +77,7 @@ def strength_grid(kind, resolution):
 
 def check_strength(kind, strength, resolution):
     """A one-line error for a strength `kind` cannot take at `resolution`."""
-    if kind not in KINDS:
-        raise MetricError('unknown perturbation %r (known: %s)' % (kind, ', '.join(KINDS)))
+    check_kind(kind)
     valid = {'crop': (1, resolution), 'blur': (0, float(resolution)), 'jpeg': (1, 100), 'noise': (0, math.inf),
              'combo': (0, 1.5)}[kind]
     try:
@@ -156,6 +159,7 @@ def combination_tf(images, level, seed, resolution):
 
 def perturb_tf(images, kind, strength, seed):
     """Perturbation `kind` at `strength` (a scalar tensor); seed: int32 [2] for noise and the combination."""
+    check_kind(kind)
     resolution = int(images.shape[2])
     if kind == 'crop':
         return centre_crop_tf(images, strength)
@@ -165,9 +169,7 @@ def perturb_tf(images, kind, strength, seed):
         return jpeg_tf(images, strength)
     if kind == 'noise':
         return noise_tf(images, strength, seed)
-    if kind == 'combo':
-        return combination_tf(images, strength, seed, resolution)
-    raise MetricError('unknown perturbation %r (known: %s)' % (kind, ', '.join(KINDS)))
+    return combination_tf(images, strength, seed, resolution)
 
 
 # ----------------------------------------------------------------------------
@@ -180,9 +182,8 @@ class Robustness(metric_base.MetricBase):
 
     def __init__(self, name, num_images, minibatch_per_gpu=8, kinds=KINDS):
         super().__init__(name, num_images, minibatch_per_gpu)
-        unknown = [kind for kind in kinds if kind not in KINDS]
-        if unknown:
-            raise MetricError('unknown perturbation %s (known: %s)' % (', '.join(unknown), ', '.join(KINDS)))
+        for kind in kinds:
+            check_kind(kind)
         self.kinds = tuple(kinds)
 
     def csv_path(self, run_dir):
@@ -221,7 +222,7 @@ class Robustness(metric_base.MetricBase):
         """Mean bit accuracy of E on generated['images'] after perturbation `kind` at `strength`.
 
         generated: arrays 'images' (NCHW in [-1, 1]), 'fingerprints' and optionally 'labels'.
-        Minibatch b uses noise seed [b, 0], so a strength sweep sees one noise pattern."""
+        Minibatch b on tower t uses seed [b, t], so a strength sweep sees one noise pattern."""
         images = generated['images']
         check_strength(kind, strength, int(images.shape[-1]))
         labels = generated.get('labels')
@@ -250,9 +251,9 @@ class Robustness(metric_base.MetricBase):
         for tower in range(num_gpus):
             with tf.device(tflib.tower_device(tower)):
                 t = dnnlib.EasyDict(images=tfv1.placeholder(tf.float32, [None] + list(image_shape)),
-                         labels=tfv1.placeholder(tf.float32, [None] + list(label_shape)),
-                         fingerprints=tfv1.placeholder(tf.float32, [None] + list(fingerprint_shape)),
-                         strength=tfv1.placeholder(tf.float32, []), seed=tfv1.placeholder(tf.int32, [2]))
+                                    labels=tfv1.placeholder(tf.float32, [None] + list(label_shape)),
+                                    fingerprints=tfv1.placeholder(tf.float32, [None] + list(fingerprint_shape)),
+                                    strength=tfv1.placeholder(tf.float32, []), seed=tfv1.placeholder(tf.int32, [2]))
                 perturbed = perturb_tf(t.images, kind, t.strength, t.seed)
                 t.bit_accuracy = bit_agreement_tf(E, perturbed, t.labels, t.fingerprints)['bit_accuracy']
                 towers.append(t)

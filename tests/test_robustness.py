@@ -149,7 +149,7 @@ def test_bad_strengths_are_one_line_errors(kind, strength, message):
 
 
 def test_unknown_perturbation_in_the_metric():
-    with pytest.raises(MetricError, match="unknown perturbation rotate"):
+    with pytest.raises(MetricError, match="unknown perturbation 'rotate'"):
         Robustness('r', 8, kinds=('blur', 'rotate'))
 
 
