@@ -18,9 +18,11 @@ import dnnlib.tflib as tflib  # noqa: E402
 from metrics import frechet_inception_distance  # noqa: E402
 from metrics import metric_base  # noqa: E402
 from metrics import metric_defaults  # noqa: E402
+from metrics import robustness  # noqa: E402
+from metrics import robustness_report  # noqa: E402
 from training import dataset  # noqa: E402
 
-_USER_ERRORS = (metric_base.MetricError, OSError, ValueError)
+_USER_ERRORS = (metric_base.MetricError, robustness_report.ReportError, OSError, ValueError)
 
 
 _fail = functools.partial(cli.fail, 'run_metrics')
@@ -37,7 +39,10 @@ def build_parser():
         prog='run_metrics.py',
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set. FID metrics need '
+        epilog='Metrics: %s.\n\nFingerprint accuracy metrics (watermark_accuracy_*) need no data set, nor do '
+               'robustness metrics (robustness_*: bit accuracy under crop, blur, JPEG, noise and their '
+               'combination; they write robustness-<metric>.csv, .png and -ranges.txt into the run directory). '
+               'FID metrics need '
                '--dataset and the Inception-v3 feature network inception_v3_features.pkl: --inception, else '
                '$%s, else a download from %s kept in $DNNLIB_CACHE_DIR (default ~/.cache/dnnlib).\n\n'
                'Example: python run_metrics.py --data-dir=datasets --dataset=celeba_align_png_cropped_30k '
@@ -45,7 +50,8 @@ def build_parser():
                % (', '.join(metric_defaults.metric_defaults), frechet_inception_distance.INCEPTION_ENV,
                   frechet_inception_distance.INCEPTION_URL))
     parser.add_argument('--network', dest='network_pkl', required=True, metavar='PKL',
-                        help='network pickle: a path or URL')
+                        help='network pickle: a path or URL; several separated by commas are evaluated in turn '
+                             'into one run directory (robustness metrics then plot them together)')
     cli.add_trust_flag(parser)
     parser.add_argument('--metrics', default='fid_watermark_accuracy_30k', metavar='LIST',
                         help='comma-separated metric names (default: %(default)s)')
@@ -83,8 +89,9 @@ def _prepare(args):
     if unset:
         raise metric_base.MetricError('%s reads the training fingerprints of a run: give its --fingerprint-set-size '
                                       '(and --seed)' % ', '.join(unset))
-    if not dnnlib.util.is_url(args.network_pkl) and not os.path.isfile(args.network_pkl):
-        raise metric_base.MetricError('network pickle not found: %s' % args.network_pkl)
+    for network_pkl in _network_pkls(args):
+        if not dnnlib.util.is_url(network_pkl) and not os.path.isfile(network_pkl):
+            raise metric_base.MetricError('network pickle not found: %s' % network_pkl)
     if args.dataset is not None:
         dataset.list_record_files(os.path.join(args.data_dir or '', args.dataset))
     else:
@@ -96,13 +103,34 @@ def _prepare(args):
     return metric_kwargs
 
 
-def run(network_pkl, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, trust_source, precision,
+def _network_pkls(args):
+    pkls = [name.strip() for name in args.network_pkl.split(',') if name.strip()]
+    if not pkls:
+        raise metric_base.MetricError('no network pickle given (--network)')
+    return pkls
+
+
+def _network_names(network_pkls):
+    """Result names: file names without .pkl, or the paths so given when two file names are the same
+    (e.g. network-final.pkl of two runs), so that their results stay apart."""
+    stems = [os.path.splitext(os.path.basename(pkl.rstrip('/')))[0] for pkl in network_pkls]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [os.path.splitext(pkl.rstrip('/'))[0] for pkl in network_pkls]
+
+
+def run(network_pkls, metric_kwargs, data_dir, dataset_args, mirror_augment, num_gpus, trust_source, precision,
         submit_config):
-    """Evaluate the metrics into the run directory."""
+    """Evaluate the metrics on each pickle into the run directory, then write the robustness plots."""
     tflib.precision.set_precision(tflib.precision.resolve_and_report(precision))
-    metric_base.MetricGroup(metric_kwargs).run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir,
-                                               dataset_args=dataset_args, mirror_augment=mirror_augment,
-                                               num_gpus=num_gpus, trust_source=trust_source)
+    group = metric_base.MetricGroup(metric_kwargs)
+    for network_pkl, network_name in zip(network_pkls, _network_names(network_pkls)):
+        group.run(network_pkl, run_dir=submit_config.run_dir, data_dir=data_dir, dataset_args=dataset_args,
+                  mirror_augment=mirror_augment, num_gpus=num_gpus, network_name=network_name,
+                  trust_source=trust_source)
+    for metric in group.metrics:
+        if isinstance(metric, robustness.Robustness):
+            metric.write_report(submit_config.run_dir)
 
 
 def main(argv=None):
@@ -115,9 +143,10 @@ def main(argv=None):
     submit_config = dnnlib.SubmitConfig(result_dir=args.result_dir, run_desc='run-metrics', num_gpus=args.num_gpus)
     dataset_args = None if args.dataset is None else dnnlib.EasyDict(tfrecord_dir=args.dataset)
     try:
-        dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkl=args.network_pkl, metric_kwargs=metric_kwargs,
-                          data_dir=args.data_dir, dataset_args=dataset_args, mirror_augment=args.mirror_augment,
-                          num_gpus=args.num_gpus, trust_source=args.trust_pickle_source, precision=args.precision)
+        dnnlib.submit_run(submit_config, 'run_metrics.run', network_pkls=_network_pkls(args),
+                          metric_kwargs=metric_kwargs, data_dir=args.data_dir, dataset_args=dataset_args,
+                          mirror_augment=args.mirror_augment, num_gpus=args.num_gpus,
+                          trust_source=args.trust_pickle_source, precision=args.precision)
     except _USER_ERRORS as exc:
         _fail(exc)
 

@@ -76,16 +76,18 @@ class MetricBase:
     # Entry points.
 
     def run(self, network_pkl, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=False, num_gpus=1,
-            tf_config=None, log_results=True, Gs_kwargs=None, trust_source=False):
+            tf_config=None, log_results=True, Gs_kwargs=None, network_name=None, trust_source=False):
         """Evaluate the (E, G, D, Gs) of a network pickle (path or URL) in a graph and session of their own.
 
         tf_config: session options as for tflib.init_tf; without GPUs, `num_gpus`
-        towers run on as many logical CPU devices. trust_source: see training.misc.load_pkl.
-        Returns {name+suffix: value}.
+        towers run on as many logical CPU devices. network_name: its name in the
+        results (default: the file name without .pkl). trust_source: see
+        training.misc.load_pkl. Returns {name+suffix: value}.
         """
         tf_config = dict(tf_config or {})
         tf_config.setdefault('num_cpu_devices', num_gpus)
-        network_name = os.path.splitext(os.path.basename(str(network_pkl).rstrip('/')))[0]
+        if network_name is None:
+            network_name = os.path.splitext(os.path.basename(str(network_pkl).rstrip('/')))[0]
         graph = tf.Graph()
         try:
             with graph.as_default(), tflib.create_session(tf_config).as_default():

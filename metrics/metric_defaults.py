@@ -8,6 +8,7 @@ _ACCURACY = 'metrics.fingerprint_accuracy.FingerprintAccuracy'
 _FID = 'metrics.frechet_inception_distance.FID'
 _FID_ACCURACY = 'metrics.frechet_inception_distance.FIDFingerprintAccuracy'
 _SHARE = 'metrics.fingerprint_share.FingerprintShare'
+_ROBUSTNESS = 'metrics.robustness.Robustness'
 
 metric_defaults = EasyDict((args.name, args) for args in [
     EasyDict(name='watermark_accuracy_1k', func_name=_ACCURACY, num_images=1000),
@@ -19,6 +20,8 @@ metric_defaults = EasyDict((args.name, args) for args in [
     EasyDict(name='fid_watermark_accuracy_30k', func_name=_FID_ACCURACY, num_images=30000),
     EasyDict(name='fid_watermark_accuracy_1k', func_name=_FID_ACCURACY, num_images=1000),
     EasyDict(name='fingerprint_share_1k', func_name=_SHARE, num_images=1000),
+    EasyDict(name='robustness_1k', func_name=_ROBUSTNESS, num_images=1000),
+    EasyDict(name='robustness_64', func_name=_ROBUSTNESS, num_images=64),
     EasyDict(name='fid50k', func_name=_FID, num_images=50000),
     EasyDict(name='fid30k', func_name=_FID, num_images=30000),
     EasyDict(name='fid1k', func_name=_FID, num_images=1000),

@@ -87,6 +87,23 @@ def test_file_that_is_not_a_pickle_fails_in_one_line_without_a_run_directory(fil
     assert os.listdir(str(tmp_path / 'results')) == []
 
 
+def test_robustness_sweep_of_two_pickles_plotted_together(files, tmp_path):
+    second = os.path.join(files.root, 'network-snapshot-000004.pkl')
+    with tf.Graph().as_default(), tfutil.create_session().as_default():
+        save_tiny_pickle(second)
+    results = str(tmp_path / 'results')
+    proc = run_script(['--network', files.network + ',' + second, '--metrics', 'robustness_64',
+                       '--result-dir', results], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = os.path.join(results, '00000-run-metrics')
+    lines = open(os.path.join(run_dir, 'metric-robustness_64.txt')).read().splitlines()
+    assert [line.split()[0] for line in lines] == ['network-snapshot-000000', 'network-snapshot-000004']
+    assert 'robustness_64_jpeg_80' in lines[0] and 'robustness_64_crop_8' in lines[1]
+    ranges = open(os.path.join(run_dir, 'robustness-robustness_64-ranges.txt')).read()
+    assert 'network-snapshot-000004' in ranges and ranges in proc.stdout
+    assert open(os.path.join(run_dir, 'robustness-robustness_64.png'), 'rb').read(4) == b'\x89PNG'
+
+
 @pytest.mark.parametrize('args, expected', [
     (['--network', '{root}/absent.pkl', '--metrics', 'watermark_accuracy_1k'], 'network pickle not found'),
     (['--network', '{network}', '--metrics', 'fid_watermark_accuracy_50k'],
@@ -97,6 +114,7 @@ def test_file_that_is_not_a_pickle_fails_in_one_line_without_a_run_directory(fil
     (['--network', '{network}', '--metrics', 'fid1k', '--data-dir', '{data_dir}', '--dataset', 'demo8',
       '--inception', '{root}/absent.pkl'], 'INCEPTION_PKL'),
     (['--network', '{network}', '--num-gpus', '0'], "'0' is not a positive integer"),
+    (['--network', '{network},{root}/absent.pkl', '--metrics', 'robustness_64'], 'network pickle not found: '),
     (['--metrics', 'fid1k'], 'required: --network'),
     (['--network', '{network}', '--metrics', 'watermark_accuracy_trainset_1k'],
      'watermark_accuracy_trainset_1k reads the training fingerprints of a run: give its --fingerprint-set-size'),
@@ -118,3 +136,9 @@ def test_help_lists_metrics_and_flags(capsys):
     for word in ('--network', '--metrics', '--dataset', '--data-dir', '--result-dir', '--num-gpus', '--mirror-augment',
                  '--inception', 'fid_watermark_accuracy_30k', 'watermark_accuracy_1k', 'INCEPTION_PKL'):
         assert word in text
+
+
+def test_pickles_of_the_same_file_name_keep_their_paths_as_names():
+    names = run_metrics._network_names  # pylint: disable=protected-access
+    assert names(['a/x.pkl', 'b/y.pkl']) == ['x', 'y']
+    assert names(['r1/network-final.pkl', 'r2/network-final.pkl']) == ['r1/network-final', 'r2/network-final']

@@ -3,9 +3,11 @@ images pass through a random perturbation of random strength before the
 decoder reads them, so that it learns to read through it.
 
 All functions take and return NCHW float images in [-1, 1] and are built into
-the graph. Crop, blur and noise are differentiable; JPEG is not, so its
-gradient is passed straight through (the decoder still learns from the
-compressed pixels, the generator from the uncompressed ones).
+the graph. Crop, blur and noise are differentiable; JPEG is a real codec round
+trip (8-bit pixels, libjpeg), which has no gradient, so its gradient is passed
+straight through (the decoder still learns from the compressed pixels, the
+generator from the uncompressed ones). metrics/robustness.py measures with the
+same strengths; docs/metrics.md says where the two differ.
 """
 
 import numpy as np
@@ -31,10 +33,15 @@ def _uniform(n, lo, hi):
 def random_crop(images, lo, hi):
     """Crop a random square (side = fraction in [lo, hi]) at a random place, resize back."""
     n = tf.shape(images)[0]
-    size = int(images.shape[2])
     side = _uniform(n, lo, hi)
-    y0 = tf.random.uniform([n]) * (1 - side)
-    x0 = tf.random.uniform([n]) * (1 - side)
+    return crop_and_resize(images, side, tf.random.uniform([n]) * (1 - side), tf.random.uniform([n]) * (1 - side))
+
+
+def crop_and_resize(images, side, y0, x0):
+    """Per image, the square of side `side` (a fraction of the image) whose top left corner is at
+    (y0, x0) (fractions too), resized back to the full size by bilinear sampling."""
+    n = tf.shape(images)[0]
+    size = int(images.shape[2])
     boxes = tf.stack([y0, x0, y0 + side, x0 + side], axis=1)
     nhwc = tf.transpose(images, [0, 2, 3, 1])
     out = tf.image.crop_and_resize(nhwc, boxes, tf.range(n), [size, size])
@@ -62,16 +69,24 @@ def gaussian_blur(images, lo, hi, max_radius=4):
 def jpeg_compress(images, lo, hi):
     """JPEG-compress each image at a random quality in [lo, hi]; gradient passes straight through."""
     quality = tf.cast(tf.round(_uniform(tf.shape(images)[0], lo, hi)), tf.int32)
-    unit = tf.clip_by_value(tf.transpose(images, [0, 2, 3, 1]) * 0.5 + 0.5, 0.0, 1.0)
+    return images + tf.stop_gradient(jpeg_round_trip(images, quality) - images)
 
-    def compress(args):
+
+def jpeg_round_trip(images, quality):
+    """Each image saved as 8-bit pixels, JPEG-encoded at its quality (int32 [N], 1-100) with
+    libjpeg and decoded again: a real codec round trip, not an approximation."""
+    channels = int(images.shape[1])
+    pixels = tf.cast(tf.clip_by_value(tf.round(tf.transpose(images, [0, 2, 3, 1]) * 127.5 + 127.5), 0, 255), tf.uint8)
+
+    def round_trip(args):
         image, q = args
-        return tf.image.adjust_jpeg_quality(image, q)
+        encoded = tf.raw_ops.EncodeJpegVariableQuality(images=image, quality=q)
+        return tf.io.decode_jpeg(encoded, channels=channels, dct_method='INTEGER_ACCURATE')
 
-    compressed = tf.map_fn(compress, (unit, quality), fn_output_signature=tf.float32)
-    compressed = tf.transpose(compressed, [0, 3, 1, 2]) * 2.0 - 1.0
-    compressed.set_shape(images.shape)
-    return images + tf.stop_gradient(compressed - images)
+    decoded = tf.map_fn(round_trip, (pixels, quality), fn_output_signature=tf.uint8)
+    out = tf.transpose(tf.cast(decoded, tf.float32), [0, 3, 1, 2]) / 127.5 - 1.0
+    out.set_shape(images.shape)
+    return out
 
 
 def additive_noise(images, lo, hi):
