@@ -27,7 +27,7 @@ from attribution.registry import SQLiteStore
 from training import dataset
 
 COLUMNS = ['world', 'copies', 'images', 'detection_accuracy', 'attribution_accuracy', 'real_to_copy',
-           'unregistered_to_copy', 'registered_within_t']
+           'unregistered_to_copy', 'registered_within_t', 'registered_median_distance', 'registered_max_distance']
 
 
 def generated_bits(E, Gs, codes, images_per_copy, batch_size, seed):
@@ -68,7 +68,7 @@ def score(index, groups):
     """One table row from groups of decoded bits: [(bits [n, d], true copy id or None, registered?)]."""
     images = correct_detect = correct_attr = 0
     false = {'real': 0, 'unregistered': 0}
-    within = registered = 0
+    own_distances = []
     for bits, true_id, kind in groups:
         found = [copy_id for copy_id, _ in match(index, bits)]
         images += len(found)
@@ -79,11 +79,12 @@ def score(index, groups):
                 false[kind] += 1
         if kind == 'registered':
             true_bits = hamming.unpack(index.code_of(true_id), index.num_bits)
-            within += int(((bits != true_bits).sum(axis=1) <= index.radius).sum())
-            registered += len(bits)
+            own_distances.append((bits != true_bits).sum(axis=1))
     return dict(images=images, detection_accuracy=correct_detect / images, attribution_accuracy=correct_attr / images,
                 real_to_copy=false['real'], unregistered_to_copy=false['unregistered'],
-                registered_within_t=within / registered)
+                registered_within_t=float(np.mean(np.concatenate(own_distances) <= index.radius)),
+                registered_median_distance=float(np.median(np.concatenate(own_distances))),
+                registered_max_distance=int(np.max(np.concatenate(own_distances))))
 
 
 def evaluate(E, Gs, network_pkl, data_dir, copy_counts, images_per_copy, threshold, batch_size, seed, log):
@@ -132,13 +133,13 @@ def format_row(row):
 def markdown_table(rows, images_per_copy, threshold, num_bits):
     lines = ['Attribution, %d images per source, threshold %d of %d bits' % (images_per_copy, threshold, num_bits), '',
              '| world | copies | images | detection accuracy | attribution accuracy | real -> copy | '
-             'unregistered -> copy | registered images within t |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+             'unregistered -> copy | registered images within t | their distance: median / max |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     for row in rows:
-        lines.append('| %s | %d | %d | %.3f | %.3f | %d | %s | %.3f |' % (
+        lines.append('| %s | %d | %d | %.3f | %.3f | %d | %s | %.3f | %.1f / %d |' % (
             row['world'], row['copies'], row['images'], row['detection_accuracy'], row['attribution_accuracy'],
             row['real_to_copy'], row['unregistered_to_copy'] if row['world'] == 'open' else '-',
-            row['registered_within_t']))
+            row['registered_within_t'], row['registered_median_distance'], row['registered_max_distance']))
     return '\n'.join(lines) + '\n'
 
 
