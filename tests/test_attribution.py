@@ -13,7 +13,7 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 
-from attribution import attribute, hamming, issue
+from attribution import attribute, evaluate, hamming, issue
 from attribution.registry import Model, RegistryError, SQLiteStore
 from dnnlib.tflib import tfutil
 from test_bake import make_training_networks
@@ -241,3 +241,25 @@ def test_default_threshold_is_95_percent_of_the_bits():
     assert [issue.default_threshold(d) for d in (8, 32, 64, 128, 256)] == [0, 1, 3, 6, 12]
     with pytest.raises(issue.IssueError, match='below half'):
         issue.check_threshold(16, 32)
+
+
+# ----------------------------------------------------------------------------
+# The Table 3 scores.
+
+def test_table3_scores_count_each_kind_of_error():
+    rng = np.random.default_rng(3)
+    codes = hamming.pack(rng.integers(0, 2, (2, 32)))
+    index = evaluate.CodesIndex(codes, np.array([5, 9]), 32, 1)
+    own = hamming.unpack(codes, 32)
+    near = own[[0, 0, 0, 0]].copy()
+    near[2, :2] ^= 1  # 2 bits off: beyond t = 1, missed
+    other = own[[1, 1]].copy()
+    real = own[[1, 1, 1]].copy()
+    real[1:, 0] ^= 1  # 1 bit from copy 9: a real image wrongly attributed
+    real[2, 1:4] ^= 1  # 4 bits off: correctly none
+    groups = [(real[:0], None, 'real'), (real[1:], None, 'real'), (near, 5, 'registered'), (other, 9, 'registered'),
+              (own[[0]], None, 'unregistered')]
+    row = evaluate.score(index, groups)
+    assert row['images'] == 9 and row['real_to_copy'] == 1 and row['unregistered_to_copy'] == 1
+    assert row['detection_accuracy'] == pytest.approx(6 / 9) and row['attribution_accuracy'] == pytest.approx(6 / 9)
+    assert row['registered_within_t'] == pytest.approx(5 / 6) and row['registered_max_distance'] == 2
