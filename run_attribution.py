@@ -163,8 +163,9 @@ def _cmd_list(args):
     print('Registry %s: model sha256 %s, %d-bit fingerprints, threshold %d'
           % (args.registry, model.sha256, model.num_bits, model.threshold))
     for copy in store.copies():
-        print('%8d  %-20s  %s  %s%s' % (copy.id, copy.owner, time.strftime('%Y-%m-%d %H:%M', time.localtime(copy.created)),
-                                        copy.state, ('  ' + copy.baked_path) if copy.baked_path else ''))
+        created = time.strftime('%Y-%m-%d %H:%M', time.localtime(copy.created))
+        print('%8d  %-20s  %s  %s%s' % (copy.id, copy.owner, created, copy.state,
+                                        ('  ' + copy.baked_path) if copy.baked_path else ''))
     store.close()
 
 
@@ -186,7 +187,8 @@ def _cmd_evaluate(args):
                              args.batch, args.seed, _log)
     threshold = issue.default_threshold(num_bits) if args.threshold is None else args.threshold
     print(evaluate.write_outputs(rows, args.output_dir, args.images_per_copy, threshold, num_bits))
-    print('Wrote %s and %s' % tuple(os.path.join(args.output_dir, 'attribution-table3.' + ext) for ext in ('md', 'csv')))
+    print('Wrote %s and %s' % tuple(os.path.join(args.output_dir, 'attribution-table3.' + ext)
+                                    for ext in ('md', 'csv')))
 
 
 # ----------------------------------------------------------------------------
