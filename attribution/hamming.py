@@ -24,6 +24,7 @@ import dnnlib
 MIN_SUBSTRING_BITS = 8  # shorter hash keys put a large share of all fingerprints into every bucket
 MAX_SUBSTRING_BITS = 32  # FAISS's multi-hash keys; longer keys only add probes
 MAX_FLIPS = 1  # probes per substring grow with (bits choose flips)
+_BYTE_POPCOUNT = np.array([bin(byte).count('1') for byte in range(256)], np.uint8)  # numpy < 2 has no bitwise_count
 
 
 def pack(bits):
@@ -37,7 +38,7 @@ def unpack(codes, num_bits):
 
 def popcount_distances(codes, query):
     """Hamming distances between every row of codes [n, bytes] and one code [bytes] (numpy reference)."""
-    return np.bitwise_count(np.bitwise_xor(codes, query)).sum(axis=1, dtype=np.int32)
+    return _BYTE_POPCOUNT[np.bitwise_xor(codes, query)].sum(axis=1, dtype=np.int32)
 
 
 def brute_force_search(codes, queries, radius):
