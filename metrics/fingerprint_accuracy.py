@@ -18,23 +18,27 @@ from metrics.metric_base import FINGERPRINT_INPUT, MetricError
 from training.loss import FingerprintSampler
 
 
+def log_binomial_tail(num_correct, num_bits):
+    """log P[X >= num_correct] for X ~ Binomial(num_bits, 1/2), the binomial terms summed in log
+    space, so it stays exact where the probability itself underflows (-inf for an empty tail)."""
+    n, k = int(num_bits), int(num_correct)
+    if k <= 0:
+        return 0.0
+    if k > n:
+        return -math.inf
+    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in range(k, n + 1)]
+    top = max(log_terms)
+    return min(0.0, top + math.log(math.fsum(math.exp(t - top) for t in log_terms)) - n * math.log(2))
+
+
 def binomial_p_value(num_correct, num_bits):
     """P[X >= num_correct] for X ~ Binomial(num_bits, 1/2): the chance of getting at least
     num_correct of num_bits bits right by guessing.
 
-    Exact up to float rounding at any size: the binomial terms are summed in log
-    space (127 of 128 gives 129 / 2**128 = 3.79e-37); the result underflows to 0
-    only below 1e-308, i.e. beyond about a thousand bits.
+    Exact up to float rounding at any size (127 of 128 gives 129 / 2**128 = 3.79e-37); the
+    result underflows to 0 only below 1e-308, i.e. beyond about a thousand bits.
     """
-    n, k = int(num_bits), int(num_correct)
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in range(k, n + 1)]
-    top = max(log_terms)
-    log_p = top + math.log(math.fsum(math.exp(t - top) for t in log_terms)) - n * math.log(2)
-    return min(1.0, math.exp(log_p))
+    return math.exp(log_binomial_tail(num_correct, num_bits))
 
 
 def fingerprint_p_value(bit_accuracy, num_bits):

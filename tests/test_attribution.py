@@ -1,0 +1,262 @@
+"""Issuing copies and attributing images: index exactness, the registry's integrity under bad input,
+concurrency and crashes, the command line on good and bad files, and the false-match bound."""
+
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import PIL.Image
+import pytest
+import scipy.stats
+import tensorflow as tf
+
+from attribution import attribute, evaluate, hamming, issue
+from attribution.registry import Model, RegistryError, SQLiteStore
+from dnnlib.tflib import tfutil
+from test_bake import make_training_networks
+from training import misc
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, os.path.join(REPO, 'run_attribution.py')] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, **(env or {})))
+
+
+@pytest.fixture(scope='module')
+def network(tmp_path_factory):
+    path = tmp_path_factory.mktemp('net') / 'train.pkl'
+    with tf.Graph().as_default(), tfutil.create_session().as_default():
+        tf.compat.v1.set_random_seed(1)
+        misc.save_pkl(make_training_networks(), str(path))
+    return path
+
+
+# ----------------------------------------------------------------------------
+# The index against brute force.
+
+def _near_queries(rng, codes, num_bits, count, max_flips):
+    """Codes at 0..max_flips flipped bits from random rows, and random codes."""
+    bits = hamming.unpack(codes[rng.integers(0, len(codes), count)], num_bits)
+    for row in bits[:count // 2]:
+        row[rng.choice(num_bits, rng.integers(0, max_flips + 1), replace=False)] ^= 1
+    bits[count // 2:] = rng.integers(0, 2, bits[count // 2:].shape)
+    return hamming.pack(bits)
+
+
+@pytest.mark.parametrize('num_bits,radius,count', [(128, 6, 5000), (32, 1, 3000), (20, 3, 2000), (12, 5, 500),
+                                                   (16, 0, 2000), (128, 20, 1000)])
+def test_index_equals_brute_force(num_bits, radius, count):
+    rng = np.random.default_rng(num_bits + radius)
+    codes = hamming.pack(rng.integers(0, 2, (count, num_bits)))
+    codes[1] = codes[0]  # a tie: two fingerprints at the same distance from every query
+    ids = rng.permutation(count * 3)[:count].astype(np.int64) + 1
+    index = hamming.HammingIndex(codes, ids, num_bits, radius)
+    queries = _near_queries(rng, codes, num_bits, 400, radius + 2)
+    expected = hamming.brute_force_search(codes, queries, radius)
+    boundary = 0
+    for (found_ids, found), (rows, distances) in zip(index.search(queries), expected):
+        order = np.lexsort((ids[rows], distances))
+        assert np.array_equal(found_ids, ids[rows][order]) and np.array_equal(found, distances[order])
+        boundary += int((found == radius).sum())
+    assert boundary > 0  # the radius itself was reached and included
+    if num_bits == 12:
+        assert index.plan is None  # 6 substrings of 2 bits: the flat scan
+    else:
+        assert index.plan is not None
+
+
+def test_index_save_load_and_staleness(tmp_path):
+    rng = np.random.default_rng(0)
+    codes = hamming.pack(rng.integers(0, 2, (100, 128)))
+    index = hamming.HammingIndex(codes, np.arange(1, 101), 128, 6)
+    index.save(str(tmp_path / 'x.index'), (100, 100, 128, 6))
+    assert hamming.HammingIndex.load(str(tmp_path / 'x.index'), (101, 101, 128, 6)) is None
+    loaded = hamming.HammingIndex.load(str(tmp_path / 'x.index'), (100, 100, 128, 6))
+    assert loaded.search(codes[:5])[3][0].tolist() == [4]
+    (tmp_path / 'bad.index').write_bytes(b'garbage')
+    assert hamming.HammingIndex.load(str(tmp_path / 'bad.index'), (100, 100, 128, 6)) is None
+
+
+def test_registry_index_is_rebuilt_when_copies_are_added(tmp_path):
+    path = str(tmp_path / 'reg.db')
+    store = SQLiteStore(path, Model('ab' * 32, 32, 1), create=True)
+    list(issue.issue_copies(store, 'a', 3))
+    assert len(attribute.load_index(store, path)) == 3
+    list(issue.issue_copies(store, 'b', 2))
+    index = attribute.load_index(store, path)
+    ids, codes = store.fingerprints()
+    assert len(index) == 5 and index.search(codes[4:])[0][0].tolist() == [ids[4]]
+
+
+# ----------------------------------------------------------------------------
+# Issuing.
+
+def test_issued_fingerprints_keep_their_distance_and_a_full_registry_refuses(tmp_path):
+    store = SQLiteStore(str(tmp_path / 'reg.db'), Model('ab' * 32, 8, 1), create=True)
+    with pytest.raises(issue.IssueError, match='registry is full at threshold 1'):
+        list(issue.issue_copies(store, 'a', 100))  # 8 bits, 3 apart: at most 2^8/9 = 28 copies
+    ids, codes = store.fingerprints()
+    assert 2 <= len(ids) <= 28
+    bits = hamming.unpack(codes, 8)
+    distances = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
+    assert distances[~np.eye(len(ids), dtype=bool)].min() >= 3
+
+
+def test_issue_refuses_bad_input_and_keeps_the_registry(network, tmp_path):
+    registry = tmp_path / 'reg.db'
+    assert _cli('issue', '--network', network, '--registry', registry, '--owner', 'a', '--count', 2).returncode == 0
+    before = registry.read_bytes()
+    cases = [(['--owner', ' '], 'owner label is empty'),
+             (['--owner', 'b', '--threshold', '3'], 'issued for threshold 0'),
+             (['--owner', 'b', '--bake-dir', network], 'not a directory')]
+    for flags, message in cases:
+        result = _cli('issue', '--network', network, '--registry', registry, *flags)
+        assert result.returncode != 0 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    store = SQLiteStore(str(registry))
+    assert store.version() == (2, 2)
+
+
+def test_other_pickle_or_bit_length_is_refused(network, tmp_path):
+    registry = str(tmp_path / 'reg.db')
+    model = issue.registry_model(str(network), 8)
+    SQLiteStore(registry, model, create=True).close()
+    with pytest.raises(RegistryError, match='belongs to the model with sha256'):
+        SQLiteStore(registry, model._replace(sha256='0' * 64))
+    with pytest.raises(RegistryError, match='holds 8-bit fingerprints, the network has 16 bits'):
+        SQLiteStore(registry, model._replace(num_bits=16))
+    other = tmp_path / 'other.pkl'
+    other.write_bytes(network.read_bytes() + b'\0')
+    result = _cli('attribute', '--network', other, '--registry', registry, network)
+    assert result.returncode == 1 and 'belongs to the model' in result.stderr
+    (tmp_path / 'junk.db').write_bytes(b'not sqlite at all' * 100)
+    with pytest.raises(RegistryError, match='not a usable registry'):
+        SQLiteStore(str(tmp_path / 'junk.db'))
+
+
+ISSUE_WORKER = """
+import sys
+from attribution import issue
+from attribution.registry import Model, SQLiteStore
+store = SQLiteStore(sys.argv[1], Model('ab' * 32, 128, 6))
+for _ in issue.issue_copies(store, sys.argv[2], 25):
+    pass
+"""
+
+
+def test_concurrent_issue_gives_distinct_fingerprints_and_loses_no_row(tmp_path):
+    path = str(tmp_path / 'reg.db')
+    SQLiteStore(path, Model('ab' * 32, 128, 6), create=True).close()
+    workers = [subprocess.Popen([sys.executable, '-c', ISSUE_WORKER, path, 'p%d' % i], cwd=REPO) for i in range(3)]
+    assert [worker.wait(120) for worker in workers] == [0, 0, 0]
+    store = SQLiteStore(path)
+    ids, codes = store.fingerprints()
+    assert len(ids) == 75 and len({code.tobytes() for code in codes}) == 75
+    assert sorted(c.owner for c in store.copies()).count('p2') == 25
+
+
+@pytest.mark.parametrize('stage', ['before-commit', 'after-commit', 'after-rename'])
+def test_killed_issue_leaves_a_consistent_registry(tf_session, network, tmp_path, stage):
+    registry, bake_dir = tmp_path / 'reg.db', tmp_path / 'baked'
+    result = _cli('issue', '--network', network, '--registry', registry, '--owner', 'a', '--count', 5,
+                  '--bake-dir', bake_dir, env={issue.CRASH_ENV: '%s:3' % stage})
+    assert result.returncode == -9  # SIGKILL at the third copy
+    # What the next issue does first: finish or discard what the killed one left.
+    store = SQLiteStore(str(registry))
+    issue.finish_interrupted(store, str(bake_dir))
+    copies = list(store.copies())
+    files = sorted(os.listdir(bake_dir))
+    assert all(copy.state == 'issued' for copy in copies)
+    assert files == sorted(os.path.basename(copy.baked_path) for copy in copies)
+    assert len(copies) == (2 if stage == 'before-commit' else 3)
+    with open(copies[-1].baked_path, 'rb') as f:
+        baked = pickle.load(f)
+    assert baked.static_kwargs.watermark_bits == ''.join(format(b, '08b') for b in copies[-1].fingerprint)
+
+
+# ----------------------------------------------------------------------------
+# Attributing.
+
+def test_attribute_good_and_bad_files(network, tmp_path):
+    """Images decoded to an issued copy's bits are attributed to it; bad files fail one by one."""
+    registry = tmp_path / 'reg.db'
+    assert _cli('issue', '--network', network, '--registry', registry, '--owner', 'carol', '--count', 3).returncode == 0
+    store = SQLiteStore(str(registry))
+    with tf.Graph().as_default(), tfutil.create_session().as_default():
+        E = misc.load_networks(str(network))[0]
+        folder = tmp_path / 'images'
+        folder.mkdir()
+        rng = np.random.RandomState(0)
+        images = rng.randint(0, 256, (6, 3, 16, 16)).astype(np.uint8)
+        for i, image in enumerate(images):
+            PIL.Image.fromarray(image.transpose(1, 2, 0)).save(folder / ('img%d.png' % i))
+        PIL.Image.fromarray(images[0].transpose(1, 2, 0)).resize((32, 32)).save(folder / 'big.png')
+        decoded = attribute.decode_bits(E, images)
+    (folder / 'text.png').write_text('no image')
+    (folder / 'cut.png').write_bytes((folder / 'img0.png').read_bytes()[:200])
+    PIL.Image.new('F', (16, 16)).save(folder / 'float.tif')
+    # The registry now also holds exactly what img0 decodes to (8 bits, threshold 0).
+    with store.write_lock():
+        img0_id = store.add('dave', hamming.pack(decoded[0]))
+    result = _cli('attribute', '--network', network, '--registry', registry, folder, '--json')
+    assert result.returncode == 1
+    records = {os.path.basename(r['file']): r for r in map(json.loads, result.stdout.splitlines())}
+    assert len(records) == 10
+    assert records['img0.png']['copy_id'] == img0_id and records['img0.png']['distance'] == 0
+    assert records['img0.png']['false_match'] == pytest.approx(4 / 256)
+    assert records['text.png']['error'] == 'not an image file'
+    assert 'truncated' in records['cut.png']['error']
+    assert records['float.tif']['error'] == 'unsupported image mode F'
+    assert records['big.png']['note'] == 'resized from 32x32 to 16x16'
+    registered = {copy.fingerprint: copy.id for copy in store.copies()}  # threshold 0: only exact bits match
+    for i in range(1, 6):
+        assert records['img%d.png' % i]['copy_id'] == registered.get(hamming.pack(decoded[i]).tobytes())
+    assert ', 3 failed' in result.stderr
+
+
+# ----------------------------------------------------------------------------
+# The bound.
+
+@pytest.mark.parametrize('num_bits', [8, 32, 128])
+def test_false_match_bound_against_scipy(num_bits):
+    for matched in range(0, num_bits + 1, max(1, num_bits // 16)):
+        for copies in (1, 10, 1000):
+            expected = min(1.0, copies * scipy.stats.binom.sf(matched - 1, num_bits, 0.5))
+            got = 10 ** attribute.log10_false_match_bound(matched, num_bits, copies)
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert attribute.log10_false_match_bound(1024, 1024, 10) == pytest.approx(math.log10(10) - 1024 * math.log10(2))
+    assert attribute.format_probability(attribute.log10_false_match_bound(1024, 1024, 10)) == '5.6e-308'
+    assert attribute.format_probability(-400.5) == '3.2e-401'
+
+
+def test_default_threshold_is_95_percent_of_the_bits():
+    assert [issue.default_threshold(d) for d in (8, 32, 64, 128, 256)] == [0, 1, 3, 6, 12]
+    with pytest.raises(issue.IssueError, match='below half'):
+        issue.check_threshold(16, 32)
+
+
+# ----------------------------------------------------------------------------
+# The Table 3 scores.
+
+def test_table3_scores_count_each_kind_of_error():
+    rng = np.random.default_rng(3)
+    codes = hamming.pack(rng.integers(0, 2, (2, 32)))
+    index = evaluate.CodesIndex(codes, np.array([5, 9]), 32, 1)
+    own = hamming.unpack(codes, 32)
+    near = own[[0, 0, 0, 0]].copy()
+    near[2, :2] ^= 1  # 2 bits off: beyond t = 1, missed
+    other = own[[1, 1]].copy()
+    real = own[[1, 1, 1]].copy()
+    real[1:, 0] ^= 1  # 1 bit from copy 9: a real image wrongly attributed
+    real[2, 1:4] ^= 1  # 4 bits off: correctly none
+    groups = [(real[:0], None, 'real'), (real[1:], None, 'real'), (near, 5, 'registered'), (other, 9, 'registered'),
+              (own[[0]], None, 'unregistered')]
+    row = evaluate.score(index, groups)
+    assert row['images'] == 9 and row['real_to_copy'] == 1 and row['unregistered_to_copy'] == 1
+    assert row['detection_accuracy'] == pytest.approx(6 / 9) and row['attribution_accuracy'] == pytest.approx(6 / 9)
+    assert row['registered_within_t'] == pytest.approx(5 / 6) and row['registered_max_distance'] == 2
