@@ -21,6 +21,7 @@ import PIL.Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import machine  # noqa: E402  (first: it imports TensorFlow quietly)
 import paper_config  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
 from attribution import attribute, hamming, issue  # noqa: E402
@@ -28,12 +29,6 @@ from attribution.registry import Model, SQLiteStore  # noqa: E402
 from training import bake  # noqa: E402
 
 NUM_BITS, RADIUS = 128, 6
-
-
-def cpu_model():
-    with open('/proc/cpuinfo') as f:
-        names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
-    return '%s, %d cores' % (names[0] if names else 'unknown CPU', os.cpu_count())
 
 
 def max_rss_mb():
@@ -136,7 +131,7 @@ def main():
     parser.add_argument('--images', type=int, default=64)
     parser.add_argument('--batch', type=int, default=16)
     args = parser.parse_args()
-    print('CPU: %s (shared machine)' % cpu_model(), flush=True)
+    machine.print_header()
     codes = None
     for size in [int(s) for s in args.sizes.split(',')]:
         codes = bench_index(size, args.queries, args.brute_queries)

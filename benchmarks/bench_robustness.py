@@ -6,7 +6,6 @@ sweep (perturb + decode at every grid point) in images per second.
 """
 
 import os
-import platform
 import sys
 import time
 
@@ -14,22 +13,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import machine  # noqa: E402  (first: it imports TensorFlow quietly)
 import paper_config  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import dnnlib.tflib as tflib  # noqa: E402
 from metrics import robustness  # noqa: E402
-
-
-def cpu_model():
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def best_time(function, repeats):
@@ -42,7 +31,7 @@ def best_time(function, repeats):
 
 
 def main():
-    print('CPU: %s, %d logical cores' % (cpu_model(), os.cpu_count()), flush=True)
+    machine.print_header()
     parser = paper_config.parser(__doc__, repeats=2)
     parser.add_argument('--images', type=int, default=16)
     parser.add_argument('--batch', type=int, default=8)

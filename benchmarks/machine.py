@@ -16,17 +16,7 @@ FLAGS = ('avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_tile')
 
 def cpu_model(cpuinfo_text=None):
     """'model name' of /proc/cpuinfo (or of the given text), 'unknown CPU' where there is none."""
-    if cpuinfo_text is None:
-        try:
-            with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
-                cpuinfo_text = f.read()
-        except OSError:
-            cpuinfo_text = ''
-    for line in cpuinfo_text.splitlines():
-        key, _, value = line.partition(':')
-        if key.strip() == 'model name':
-            return value.strip()
-    return 'unknown CPU'
+    return precision.cpuinfo_field(('model name',), cpuinfo_text) or 'unknown CPU'
 
 
 def _onednn():

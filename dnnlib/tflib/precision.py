@@ -47,19 +47,24 @@ def apply(fn, x, w):
     return tf.cast(fn(tf.cast(x, tf.bfloat16), tf.cast(w, tf.bfloat16)), tf.float32)
 
 
-def cpu_flags(cpuinfo_text=None):
-    """The CPU feature flags of /proc/cpuinfo (or of the given text); empty where there is none."""
+def cpuinfo_field(keys, cpuinfo_text=None):
+    """The first value of any of these keys in /proc/cpuinfo (or in the given text); None where there is none."""
     if cpuinfo_text is None:
         try:
             with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
                 cpuinfo_text = f.read()
         except OSError:
-            return set()
+            return None
     for line in cpuinfo_text.splitlines():
         key, _, value = line.partition(':')
-        if key.strip() in ('flags', 'Features'):
-            return set(value.split())
-    return set()
+        if key.strip() in keys:
+            return value.strip()
+    return None
+
+
+def cpu_flags(cpuinfo_text=None):
+    """The CPU feature flags of /proc/cpuinfo (or of the given text); empty where there is none."""
+    return set((cpuinfo_field(('flags', 'Features'), cpuinfo_text) or '').split())
 
 
 def gpu_capabilities():
