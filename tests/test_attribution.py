@@ -260,3 +260,46 @@ def test_table3_scores_count_each_kind_of_error():
     assert row['images'] == 9 and row['real_to_copy'] == 1 and row['unregistered_to_copy'] == 1
     assert row['detection_accuracy'] == pytest.approx(6 / 9) and row['attribution_accuracy'] == pytest.approx(6 / 9)
     assert row['registered_within_t'] == pytest.approx(5 / 6) and row['registered_max_distance'] == 2
+
+
+EXACT_BITS = 16
+
+
+def writing_generator(latents_in, labels_in, watermark_in, **_kwargs):
+    """Writes the fingerprint as black/white pixels at the start of channel 0: it survives 8-bit PNGs."""
+    latents_in.set_shape([None, 8])
+    labels_in.set_shape([None, 0])
+    watermark_in.set_shape([None, EXACT_BITS])
+    rest = tf.zeros([tf.shape(watermark_in)[0], 3 * 8 * 8 - EXACT_BITS]) + 0.01 * latents_in[:, :1]
+    return tf.reshape(tf.concat([watermark_in * 2 - 1, rest], axis=1), [-1, 3, 8, 8], name='images_out')
+
+
+def reading_decoder(images_in, labels_in, **_kwargs):
+    images_in.set_shape([None, 3, 8, 8])
+    labels_in.set_shape([None, 0])
+    pixels = tf.reshape(images_in, [-1, 3 * 8 * 8])
+    return tf.identity(pixels[:, :8], name='latents_out'), tf.identity(pixels[:, :EXACT_BITS], name='logits')
+
+
+def test_evaluate_end_to_end_with_a_decoder_that_reads_every_bit(tf_session, tmp_path):
+    # Issue, generate as a deployed copy does, quantise to 8 bits, decode, look up and score: a
+    # decoder that reads every bit must attribute every generated image to its own copy.
+    from dnnlib import tflib  # pylint: disable=import-outside-toplevel
+    from training import dataset_tool_lib  # pylint: disable=import-outside-toplevel
+    E = tflib.Network('E', func_name=reading_decoder)
+    Gs = tflib.Network('Gs', func_name=writing_generator)
+    pkl = str(tmp_path / 'exact.pkl')
+    misc.save_pkl((E, None, None, Gs), pkl)
+    data_dir = str(tmp_path / 'demo8')
+    dataset_tool_lib.create_demo(data_dir, num_images=8, resolution=8, seed=0)
+    rows = evaluate.evaluate(E, Gs, pkl, data_dir, [1, 3], images_per_copy=4, threshold=None, batch_size=4, seed=0,
+                             log=lambda message: None)
+    assert [(row['world'], row['copies'], row['images']) for row in rows] == [
+        ('closed', 1, 8), ('open', 1, 12), ('closed', 3, 16), ('open', 3, 28)]
+    for row in rows:
+        assert row['registered_within_t'] == 1.0 and row['registered_max_distance'] == 0
+        assert row['real_to_copy'] == 0 and row['unregistered_to_copy'] == 0
+        assert row['detection_accuracy'] == row['attribution_accuracy'] == 1.0
+    table = evaluate.write_outputs(rows, str(tmp_path), 4, 0, EXACT_BITS)
+    assert '| open | 3 | 28 | 1.000 | 1.000 | 0 | 0 | 1.000 | 0.0 / 0 |' in table
+    assert (tmp_path / 'attribution-table3.csv').read_text().count('\n') == 5
