@@ -12,6 +12,10 @@ and their ratio <name>_fingerprint_share = mse_fingerprint / mse_latent: about 1
 generator that treats both inputs alike (as at initialisation), near 0 when the rows of
 a `fakes-latents-same` grid look alike, above 1 when the fingerprint decides the image
 and z is given up.
+
+What a person sees first is a colour cast: <name>_colour_shift is, between G(z, c) and
+G(z, c2), the root mean square over the colour channels of the change of each channel's
+mean, in 8-bit levels (0-255), averaged over the pairs.
 """
 
 import tensorflow as tf
@@ -25,8 +29,14 @@ def pixel_mse(images_a, images_b):
     return tf.reduce_mean(tf.square(images_a - images_b), axis=[1, 2, 3])
 
 
+def colour_shift(images_a, images_b):
+    """Per image pair (NCHW in [-1, 1]): RMS over channels of the change of the channel means, in 8-bit levels."""
+    means = tf.reduce_mean(images_a - images_b, axis=[2, 3])
+    return tf.sqrt(tf.reduce_mean(tf.square(means), axis=1)) * 127.5
+
+
 class FingerprintShare(metric_base.MetricBase):
-    """Reports <name>_pixel_mse_fingerprint, <name>_pixel_mse_latent and <name>_fingerprint_share."""
+    """Reports <name>_pixel_mse_fingerprint, _pixel_mse_latent, _fingerprint_share and _colour_shift."""
 
     needs_fingerprint = True
 
@@ -47,8 +57,10 @@ class FingerprintShare(metric_base.MetricBase):
                 return generate_tf(Gs, dict(inputs, **{name: other[name]}), Gs_kwargs)
 
             images = generate_tf(Gs, inputs, Gs_kwargs)
-            return {'fingerprint': pixel_mse(images, changed(FINGERPRINT_INPUT)),
-                    'latent': pixel_mse(images, changed(LATENTS_INPUT))}
+            other_fingerprint = changed(FINGERPRINT_INPUT)
+            return {'fingerprint': pixel_mse(images, other_fingerprint),
+                    'latent': pixel_mse(images, changed(LATENTS_INPUT)),
+                    'colour': colour_shift(images, other_fingerprint)}
 
         key = ('fingerprint_share', Gs, num_gpus, kwargs_key(Gs_kwargs))
         pairs = self._run_towers(key, build_tower, num_gpus)
@@ -58,3 +70,4 @@ class FingerprintShare(metric_base.MetricBase):
         self._report_result(mse_latent, suffix='_pixel_mse_latent', fmt='%-10.5f')
         share = mse_fingerprint / mse_latent if mse_latent > 0 else float('inf')
         self._report_result(share, suffix='_fingerprint_share')
+        self._report_result(float(pairs['colour'].mean(dtype='float64')), suffix='_colour_shift', fmt='%-8.3f')

@@ -34,6 +34,14 @@ def share_of(num_images=2000, **gains):
         None, Gs, 'net', num_gpus=2, log_results=False)
 
 
+def test_colour_shift_in_8bit_levels(tf_session):
+    # Only pixel 1 (channel 0 of 16 pixels) follows c[0]: channel 0's mean moves by |c0 - c0'| / 16,
+    # E|c0 - c0'| = 1/2, the other channels stay; RMS over 3 channels, 127.5 levels per unit.
+    results = share_of(latent_gain=1.0, fingerprint_gain=1.0)
+    assert results['share_colour_shift'] == pytest.approx(127.5 * 0.5 / 16 / np.sqrt(3), rel=0.1)
+    assert share_of(latent_gain=1.0, fingerprint_gain=0.0)['share_colour_shift'] == 0.0
+
+
 def test_expected_differences(tf_session):
     # E[(z - z2)^2] = 2 for z ~ N(0, 1); E[(c - c2)^2] = 1/2 for Bernoulli(1/2) bits; noise is fixed.
     results = share_of(latent_gain=1.0, fingerprint_gain=1.0)
@@ -64,10 +72,10 @@ def test_registry_entry_on_a_pickle(tf_session, tmp_path):
     metric = FingerprintShare(**{key: value for key, value in kwargs.items() if key != 'func_name'})
     results = metric.run(pkl, run_dir=str(tmp_path))
     assert list(results) == ['fingerprint_share_1k_pixel_mse_fingerprint', 'fingerprint_share_1k_pixel_mse_latent',
-                             'fingerprint_share_1k_fingerprint_share']
+                             'fingerprint_share_1k_fingerprint_share', 'fingerprint_share_1k_colour_shift']
     assert all(value > 0 for value in results.values())
     fields = (tmp_path / 'metric-fingerprint_share_1k.txt').read_text().split()
-    assert fields[0] == 'network-snapshot-000010' and fields[-2] == 'fingerprint_share_1k_fingerprint_share'
+    assert fields[0] == 'network-snapshot-000010' and fields[-2] == 'fingerprint_share_1k_colour_shift'
 
 
 def test_generator_without_fingerprint_input(tf_session):

@@ -61,6 +61,7 @@ COLUMNS = {
     'p_value': ('acc', '_watermark_p_value', 'p-value'),
     'fid': ('fid', '', 'FID'),
     'share': ('share', '_fingerprint_share', 'fingerprint share'),
+    'colour': ('share', '_colour_shift', 'colour shift (8-bit levels)'),
     'train_acc': ('trainset', '_watermark_bit_accuracy', 'training acc'),
     'test_acc': ('acc', '_watermark_bit_accuracy', 'testing acc'),
 }
@@ -115,7 +116,7 @@ def _figure4(scale):
 
 
 EXPERIMENTS = {
-    'table1': dnnlib.EasyDict(rows=_table1, columns=['bit_acc', 'p_value', 'fid', 'share'],
+    'table1': dnnlib.EasyDict(rows=_table1, columns=['bit_acc', 'p_value', 'fid', 'share', 'colour'],
                               title='Table 1: fingerprint detection and fidelity; StyleGAN2 and variants I-III'),
     'table2': dnnlib.EasyDict(rows=_table2, columns=['train_acc', 'test_acc'],
                               title='Table 2: scalability, bit accuracy on training and on unseen fingerprints'),
