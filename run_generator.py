@@ -196,7 +196,7 @@ def _print_network(slot, summary, indent=''):
         print('%s  embedded source: none' % indent)
     else:
         known = ("equal to this project's %s" % summary['source_is'] if summary['source_is']
-                 else 'not a source of this project')
+                 else "not this project's current source")
         print('%s  embedded source: sha256 %s, %s' % (indent, digest, known))
     print('%s  %d variables, %d values' % (indent, summary['num_variables'], summary['num_values']))
     for name, shape in summary['variables']:
@@ -302,8 +302,8 @@ def build_parser():
         'inspect', help='what a pickle holds, read without building or running anything',
         description='Print each network of a pickle (or .npz weights file): its build function, whether this '
                     'project rebuilds it when loading (else only its embedded source could), keyword arguments, '
-                    'variables and shapes, and the sha256 of the embedded source with whether it is a source of '
-                    'this project. Nothing in the file is executed.')
+                    'variables and shapes, and the sha256 of the embedded source with whether it equals this '
+                    'project\'s current source. Nothing in the file is executed.')
     add_network(sub, trust=False)
     sub.set_defaults(func=_cmd_inspect)
 

@@ -130,7 +130,7 @@ def test_inspect_runs_nothing_and_names_the_source(files):
     result = _cli('inspect', '--network', files['unknown_source'])
     assert result.returncode == 0, result.stderr
     assert "'E' built by E_evil (only its embedded source can build it)" in result.stdout
-    assert 'not a source of this project' in result.stdout and 'Output/weight' in result.stdout
+    assert "not this project's current source" in result.stdout and 'Output/weight' in result.stdout
     assert not os.path.exists(files['canary'])
     ours = _cli('inspect', '--network', files['ours'])
     assert "equal to this project's training.networks_stylegan2" in ours.stdout
