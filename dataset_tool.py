@@ -11,6 +11,7 @@ from dnnlib import cli
 
 cli.import_tensorflow()
 
+from baselines import steganography as stego  # noqa: E402
 from training import dataset_tool_lib as lib  # noqa: E402
 
 
@@ -142,6 +143,30 @@ def build_parser():
     sub.add_argument('tfrecord_dir_a', help='first data set directory')
     sub.add_argument('tfrecord_dir_b', help='second data set directory')
     sub.add_argument('--ignore_labels', type=_flag, metavar='{0,1}', default=False, help='1: do not compare labels (default: 0)')
+
+    def stego_arguments(sub):
+        sub.add_argument('--tool', choices=stego.TOOLS, default='outguess', help='steganography program (default: outguess)')
+        sub.add_argument('--bits', type=_positive_int, metavar='N', default=100, help='payload length in bits (default: 100)')
+        sub.add_argument('--seed', type=int, default=0, help='seed of the random payload (default: 0)')
+        sub.add_argument('--key', default=stego.DEFAULT_KEY, help='passphrase of the tool (default: %s)' % stego.DEFAULT_KEY)
+        sub.add_argument('--container', choices=sorted(stego.CONTAINERS), default='lossless',
+                         help='file format the tool works on: lossless (outguess: PPM, steghide: BMP) or jpeg '
+                              '(quality %d; needs larger images) (default: lossless)' % stego.JPEG_QUALITY)
+        sub.add_argument('--num_images', type=_positive_int, metavar='N', default=None, help='only the first N images (default: all)')
+
+    sub = command('create_stego', stego.create_stego,
+                  'Create a copy of a data set whose images all carry one payload hidden with outguess or steghide '
+                  '(the classic steganography baseline; needs: apt-get install outguess steghide).',
+                  'create_stego DATA/demo32-outguess DATA/demo32 --tool outguess --bits 100 --seed 0')
+    new_dataset_arguments(sub, 'source_dir', 'data set directory to copy')
+    stego_arguments(sub)
+
+    sub = command('eval_stego', stego.eval_stego,
+                  'Extract the payload from a data set or a directory of PNG images and print the extraction '
+                  'success rate and bit accuracy (failed extractions score 0.5).',
+                  'eval_stego generated-images --tool outguess --bits 100 --seed 0')
+    sub.add_argument('source', help='data set directory or directory of PNG images')
+    stego_arguments(sub)
     return parser
 
 
