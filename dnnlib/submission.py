@@ -93,6 +93,7 @@ def submit_run(submit_config, run_func_name, **run_func_kwargs):
         logger.close()
         if failed and not set(os.listdir(submit_config.run_dir)) - {'log.txt'}:
             shutil.rmtree(submit_config.run_dir, ignore_errors=True)
+            print('Removed %s: the run failed before writing anything' % submit_config.run_dir)
         else:
             with open(os.path.join(submit_config.run_dir, '_finished.txt'), 'w') as f:
                 f.write('%.1f\n' % (time.time() - start))

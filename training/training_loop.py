@@ -289,7 +289,7 @@ def training_loop(
         metrics = metric_base.MetricGroup(metric_arg_list)
 
     summary_log = tfv1.summary.FileWriter(run_dir)
-    print('Training for %d kimg...\n' % total_kimg)
+    print('Training for %g kimg...\n' % total_kimg)
     cur_nimg = int(progress['cur_nimg'])
     cur_tick = int(progress.get('cur_tick', 0))
     start_time = time.time() - float(progress.get('total_time', 0.0))
