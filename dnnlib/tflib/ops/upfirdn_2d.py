@@ -149,8 +149,9 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl='c
         out_shape = [dim(xg, 0), (dim(xg, 1) - 1) * factor + size, (dim(xg, 2) - 1) * factor + size, dim(wg, 3)]
         # conv2d_transpose scatters each pixel times its filter; with w flipped and
         # its channel axes swapped, that is w correlated with the zero-upsampled
-        # input, as in StyleGAN2.
-        wt = tf.transpose(wg[::-1, ::-1], [0, 1, 3, 2])
+        # input, as in StyleGAN2. tf.reverse, not wg[::-1, ::-1]: a negative-stride
+        # slice of 512x512 weights takes ten times as long.
+        wt = tf.transpose(tf.reverse(wg, [0, 1]), [0, 1, 3, 2])
         return precision.apply(lambda a, b: tf.nn.conv2d_transpose(a, b, out_shape, strides=[1, factor, factor, 1],
                                                                    padding='VALID'), xg, wt)
 
