@@ -174,6 +174,15 @@ def _umask():
     return mask
 
 
+def figure_png_bytes(figure, **savefig_kwargs):
+    """A matplotlib figure as PNG bytes; the figure is closed afterwards."""
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', **savefig_kwargs)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
 def atomic_write_bytes(path, data):
     """Write `data` to `path` through a temporary file in the same folder, then rename.
 

@@ -170,10 +170,7 @@ def plot_png(rows, fids=None):
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc='lower center', ncol=max(1, min(len(labels), 4)), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.08, 1, 0.94))
-    out = io.BytesIO()
-    figure.savefig(out, format='png', dpi=80)
-    pyplot.close(figure)
-    return out.getvalue()
+    return dnnlib.util.figure_png_bytes(figure, dpi=80)
 
 
 def write_report(csv_paths, prefix, labels=None):

@@ -169,10 +169,7 @@ def figure4_png(rows, scale, num_fingerprints):
     ax.grid(True, alpha=0.3)
     ax.legend(loc='lower left', fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png')
-    plt.close(fig)
-    return buffer.getvalue()
+    return dnnlib.util.figure_png_bytes(fig)
 
 
 def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None, num_fingerprints=1000000):

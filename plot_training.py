@@ -1,0 +1,53 @@
+"""Compare the learning curves of training runs: one plot and one summary line per run.
+
+Reads each run directory's log.txt (tick bit accuracy on the training fingerprints) and
+metric-<name>.txt (the snapshot metric on Gs). Writes <out>.png and prints per run: ticks,
+median sec/kimg, the first tick at --accuracy and the metric's last and best values.
+
+Example: python plot_training.py RESULTS/00000-stylegan2-demo32-1gpu-config-e-Gskip-Dresnet \\
+             RESULTS-bf16/00000-stylegan2-demo32-1gpu-config-e-Gskip-Dresnet --labels fp32,bf16 --out curves
+"""
+
+import argparse
+import functools
+
+from dnnlib import cli
+from training import learning_curves
+
+_fail = functools.partial(cli.fail, 'plot_training')
+
+
+def build_parser():
+    parser = cli.ArgumentParser(error_name='plot_training', prog='plot_training.py', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('run_dirs', nargs='+', metavar='RUN_DIR', help='training run directories')
+    parser.add_argument('--labels', default=None, metavar='LIST',
+                        help='comma-separated name per run for the legend (default: the directory names)')
+    parser.add_argument('--metric', default='watermark_accuracy_1k_watermark_bit_accuracy', metavar='RESULT',
+                        help='snapshot metric result to plot (default: %(default)s)')
+    parser.add_argument('--accuracy', type=float, default=0.95,
+                        help='tick bit accuracy whose first tick is reported (default: %(default)s)')
+    parser.add_argument('--title', default=None, help='plot title')
+    parser.add_argument('--out', default='curves', metavar='PREFIX', help='output path without .png (default: %(default)s)')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    labels = [label.strip() for label in args.labels.split(',')] if args.labels else [
+        d.rstrip('/').split('/')[-1] for d in args.run_dirs]
+    if len(labels) != len(args.run_dirs):
+        _fail('%d labels for %d run directories' % (len(labels), len(args.run_dirs)))
+    runs = list(zip(labels, args.run_dirs))
+    try:
+        for label, run_dir in runs:
+            print(learning_curves.summary_line(label, run_dir, args.metric, args.accuracy))
+        learning_curves.plot(runs, args.out + '.png', args.metric, args.title)
+    except (learning_curves.CurveError, OSError) as exc:
+        _fail(exc)
+    print('Wrote %s.png' % args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,62 @@
+"""Learning curves read from run directories (training/learning_curves.py, plot_training.py)."""
+
+import os
+
+import pytest
+
+import plot_training
+from training import learning_curves
+
+RESULT = 'watermark_accuracy_1k_watermark_bit_accuracy'
+
+
+def _run_dir(tmp_path, name, accuracies, metric_points):
+    run = tmp_path / name
+    run.mkdir()
+    lines = ['Training for 4 kimg...', '']
+    for index, acc in enumerate(accuracies):
+        lines.append('tick %-5d kimg %-8.1f minibatch 8    time 15s          sec/tick 14.6    sec/kimg %.2f   '
+                     'maintenance 0.0    mem 0.97  bit_acc %.4f' % (index + 1, index + 1.0, 10.0 + index, acc))
+    lines.append('network-snapshot-000002        time 2s    %s 0.9000' % RESULT)  # a metric echoed into the log
+    (run / 'log.txt').write_text('\n'.join(lines) + '\n')
+    (run / 'metric-watermark_accuracy_1k.txt').write_text(''.join(
+        'network-snapshot-%06d        time 2s           %s %.4f     watermark_accuracy_1k_watermark_p_value 1e-3\n'
+        % (kimg, RESULT, value) for kimg, value in metric_points))
+    return str(run)
+
+
+def test_ticks_metric_and_first_reaching(tmp_path):
+    run = _run_dir(tmp_path, 'a', [0.5, 0.96, 0.94, 0.97], [(2, 0.7), (4, 0.96)])
+    ticks = learning_curves.read_ticks(run)
+    assert ticks == [(1.0, 10.0, 0.5), (2.0, 11.0, 0.96), (3.0, 12.0, 0.94), (4.0, 13.0, 0.97)]
+    assert learning_curves.read_snapshot_metric(run, RESULT) == [(2, 0.7), (4, 0.96)]
+    assert learning_curves.first_reaching(ticks, 0.95) == 2.0
+    assert learning_curves.first_reaching(ticks, 0.99) is None
+    line = learning_curves.summary_line('fp32', run, RESULT)
+    assert 'median 11.50 sec/kimg' in line and 'first at 2.0 kimg' in line
+    assert '0.9600 at 4 kimg (last), best 0.9600 at 4' in line
+
+
+def test_plot_front_writes_png_and_prints_each_run(tmp_path, capsys):
+    a = _run_dir(tmp_path, 'a', [0.5, 0.6], [(2, 0.6)])
+    b = _run_dir(tmp_path, 'b', [0.5, 0.7], [(2, 0.7)])
+    out = str(tmp_path / 'curves')
+    plot_training.main([a, b, '--labels', 'fp32,bf16', '--out', out])
+    printed = capsys.readouterr().out
+    assert printed.startswith('fp32: 2 ticks') and '\nbf16: 2 ticks' in printed
+    with open(out + '.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.parametrize('make_args, message', [
+    (lambda a, tmp: [os.path.join(str(tmp), 'missing')], 'no log.txt'),
+    (lambda a, tmp: [a, '--labels', 'one,two'], '2 labels for 1 run directories'),
+])
+def test_plot_front_errors_are_one_line(tmp_path, capsys, make_args, message):
+    a = _run_dir(tmp_path, 'a', [0.5], [])
+    with pytest.raises(SystemExit) as exit_info:
+        plot_training.main(make_args(a, tmp_path) + ['--out', str(tmp_path / 'c')])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not os.path.exists(str(tmp_path / 'c.png'))

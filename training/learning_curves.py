@@ -1,0 +1,104 @@
+"""Learning curves of training runs, read from their run directories, and one plot comparing them.
+
+A run directory holds `log.txt` (one line per tick: kimg, sec/kimg and the decoder's bit
+accuracy on the training fingerprints) and `metric-<name>.txt` (one line per snapshot,
+`network-snapshot-<kimg>` then `<result> <value>` pairs).
+"""
+
+import glob
+import os
+import re
+
+import numpy as np
+
+from dnnlib import util
+from training import experiments
+
+_TICK = re.compile(r'^tick\s+\d+\s+kimg\s+(?P<kimg>[\d.]+).*?sec/kimg\s+(?P<sec>[\d.]+)'
+                   r'(?:.*?bit_acc\s+(?P<acc>[\d.]+))?')
+_SNAPSHOT = re.compile(r'network-snapshot-(\d+)')
+
+
+class CurveError(Exception):
+    """A run directory without what a curve needs; the message names it."""
+
+
+def read_ticks(run_dir):
+    """[(kimg, sec/kimg, tick bit accuracy or None)] from <run_dir>/log.txt, in order."""
+    path = os.path.join(run_dir, 'log.txt')
+    if not os.path.isfile(path):
+        raise CurveError('%s: no log.txt (not a training run directory?)' % run_dir)
+    ticks = []
+    with open(path, encoding='utf-8', errors='replace') as f:
+        for line in f:
+            match = _TICK.match(line)
+            if match:
+                acc = match.group('acc')
+                ticks.append((float(match.group('kimg')), float(match.group('sec')), float(acc) if acc else None))
+    return ticks
+
+
+def read_snapshot_metric(run_dir, result):
+    """[(kimg, value)] of one metric result (e.g. watermark_accuracy_1k_watermark_bit_accuracy) per snapshot."""
+    metric = result.split('_watermark_')[0].split('_fingerprint_')[0]
+    points = []
+    for path in sorted(glob.glob(os.path.join(run_dir, 'metric-%s*.txt' % metric))):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                network, values = experiments.parse_metric_line(line)
+                snapshot = _SNAPSHOT.search(network or '')
+                if snapshot and result in values:
+                    points.append((int(snapshot.group(1)), values[result]))
+    return sorted(set(points))
+
+
+def first_reaching(ticks, accuracy):
+    """kimg of the first tick whose bit accuracy is at least `accuracy`, None if none is."""
+    return next((kimg for kimg, _sec, acc in ticks if acc is not None and acc >= accuracy), None)
+
+
+def summary_line(label, run_dir, result, accuracy=0.95):
+    """One line: median sec/kimg, first tick at `accuracy`, the snapshot metric's last and best values."""
+    ticks = read_ticks(run_dir)
+    points = read_snapshot_metric(run_dir, result)
+    if not ticks:
+        raise CurveError('%s: log.txt has no tick lines yet' % run_dir)
+    reached = first_reaching(ticks, accuracy)
+    text = '%s: %d ticks to %.1f kimg, median %.2f sec/kimg; tick bit accuracy %.2f %s' % (
+        label, len(ticks), ticks[-1][0], float(np.median([sec for _, sec, _ in ticks])), accuracy,
+        'first at %.1f kimg' % reached if reached is not None else 'not reached')
+    if points:
+        best = max(points, key=lambda point: point[1])
+        text += '; %s %.4f at %d kimg (last), best %.4f at %d' % (result, points[-1][1], points[-1][0], best[1], best[0])
+    return text
+
+
+def plot(runs, out_png, result, title=None):
+    """Tick bit accuracy (thin) and the snapshot metric (markers) against kimg, one colour per run.
+
+    runs: [(label, run_dir)]. Writes out_png through a temporary file.
+    """
+    import matplotlib  # noqa: E402  (only plotting needs it)
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # noqa: E402
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for index, (label, run_dir) in enumerate(runs):
+        colour = 'C%d' % index
+        ticks = [(kimg, acc) for kimg, _sec, acc in read_ticks(run_dir) if acc is not None]
+        if ticks:
+            ax.plot(*zip(*ticks), color=colour, linewidth=0.8, alpha=0.6, label='%s: tick bit accuracy' % label)
+        points = read_snapshot_metric(run_dir, result)
+        if points:
+            ax.plot(*zip(*points), color=colour, marker='o', markersize=3, linewidth=1.5,
+                    label='%s: %s' % (label, result.replace('_watermark_bit_accuracy', '')))
+    ax.axhline(0.95, color='grey', linestyle=':', linewidth=1)
+    ax.set_xlabel('kimg')
+    ax.set_ylabel('bit accuracy')
+    ax.set_ylim(0.45, 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc='lower right')
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    util.atomic_write_bytes(out_png, util.figure_png_bytes(fig))
