@@ -76,8 +76,11 @@ def _separable_factors(k):
 
 
 def _depthwise(x, k, stride):
-    f = tf.constant(k[:, :, np.newaxis, np.newaxis], dtype=x.dtype)
-    f = tf.tile(f, [1, 1, dim(x, 3), 1])
+    channels = static_dim(x, 3)
+    if channels is None:
+        f = tf.tile(tf.constant(k[:, :, np.newaxis, np.newaxis], dtype=x.dtype), [1, 1, dim(x, 3), 1])
+    else:  # a constant, not a tile op run at every step
+        f = tf.constant(np.tile(k[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1]), dtype=x.dtype)
     return tf.nn.depthwise_conv2d(x, f, [1, stride, stride, 1], 'VALID')
 
 
