@@ -4,6 +4,8 @@ Every benchmark prints it first, so that figures are read with the machine they 
 """
 
 import os
+import subprocess
+import sys
 
 from dnnlib import cli
 
@@ -21,8 +23,26 @@ def cpu_model(cpuinfo_text=None):
 
 def _onednn():
     # oneDNN is on by default in TensorFlow's x86 builds; TF_ENABLE_ONEDNN_OPTS=0 turns it off.
-    off = os.environ.get('TF_ENABLE_ONEDNN_OPTS', '').strip().lower() in ('0', 'false')
-    return 'off (TF_ENABLE_ONEDNN_OPTS=0)' if off else 'on'
+    if os.environ.get('TF_ENABLE_ONEDNN_OPTS', '').strip().lower() in ('0', 'false'):
+        return 'off (TF_ENABLE_ONEDNN_OPTS=0)'
+    return 'on, ISA: %s' % onednn_isa()
+
+
+def onednn_isa():
+    """The instruction set oneDNN dispatches to here, as its verbose mode names it (one small convolution
+    in a child process, since oneDNN reads ONEDNN_VERBOSE once, at its first call)."""
+    probe = ('import tensorflow as tf\n'
+             'tf.nn.conv2d(tf.ones([1, 4, 4, 8]), tf.ones([3, 3, 8, 8]), 1, "SAME")\n')
+    env = dict(os.environ, ONEDNN_VERBOSE='1', TF_CPP_MIN_LOG_LEVEL='3')
+    try:
+        output = subprocess.run([sys.executable, '-c', probe], env=env, capture_output=True, text=True,
+                                timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    for line in output.splitlines():
+        if ',info,cpu,isa:' in line:
+            return line.split(',info,cpu,isa:', 1)[1].strip()
+    return 'unknown (oneDNN printed none)'
 
 
 def describe():
