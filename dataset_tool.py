@@ -5,12 +5,14 @@ Run `python dataset_tool.py <command> --help` for each command's arguments.
 
 import argparse
 import functools
+import math
 import signal
 
 from dnnlib import cli
 
 cli.import_tensorflow()
 
+from baselines import artificial_fingerprints as agf  # noqa: E402
 from baselines import steganography as stego  # noqa: E402
 from training import dataset_tool_lib as lib  # noqa: E402
 
@@ -31,14 +33,24 @@ def _resolution(text):
     return resolution
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError('%r is not a positive integer' % text)
-    return value
+def _number(convert, minimum, description):
+    """argparse type: a finite number (int or float) >= minimum, else an error naming `description`."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError('%r is not %s' % (text, description))
+        return value
+    return parse
+
+
+_positive_int = _number(int, 1, 'a positive integer')
+_non_negative_int = _number(int, 0, 'an integer >= 0')
+_non_negative_float = _number(float, 0, 'a number >= 0')
+# Positive with no smallest value: the smallest positive float stands in for "> 0".
+_positive_float = _number(float, math.ulp(0), 'a positive number')
 
 
 def _flag(text):
@@ -167,6 +179,60 @@ def build_parser():
                   'eval_stego generated-images --tool outguess --bits 100 --seed 0')
     sub.add_argument('source', help='data set directory or directory of PNG images')
     stego_arguments(sub)
+
+    def agf_fingerprint_arguments(sub, default_help):
+        which = sub.add_mutually_exclusive_group()
+        which.add_argument('--seed', type=int, default=None,
+                           help='draw the fingerprint with np.random.RandomState(N).randint(0, 2, bits) (%s)' % default_help)
+        which.add_argument('--fingerprint', metavar='BITS', default=None,
+                           help='the fingerprint: one 0/1 character per bit of the model')
+
+    def agf_common_arguments(sub):
+        sub.add_argument('--model', required=True, help='encoder/decoder file written by train_agf')
+        sub.add_argument('--num_images', type=_positive_int, metavar='N', default=None, help='only the first N images (default: all)')
+        sub.add_argument('--minibatch', type=_positive_int, metavar='N', default=64, help='images per forward pass (default: 64)')
+
+    sub = command('train_agf', agf.train_agf,
+                  'Train the encoder and decoder of the Artificial GAN Fingerprints baseline on a data set\'s top '
+                  'resolution with random fingerprints, and write them to MODEL (a network pickle).',
+                  'train_agf agf-demo32.pkl DATA/demo32 --bits 64 --steps 3000 --minibatch 32')
+    sub.add_argument('model', help='model file to write (a pickle of the encoder and decoder)')
+    sub.add_argument('tfrecord_dir', help='data set directory to train on')
+    sub.add_argument('--bits', type=_positive_int, metavar='N', default=64, help='fingerprint length (default: 64; the paper: 100)')
+    sub.add_argument('--steps', type=_positive_int, metavar='N', default=2000, help='training steps (default: 2000)')
+    sub.add_argument('--minibatch', type=_positive_int, metavar='N', default=64, help='images per step (default: 64, as the paper)')
+    sub.add_argument('--fmap_base', type=_positive_int, metavar='N', default=32,
+                     help='channels at full resolution, doubled at each stride-2 level (default: 32)')
+    sub.add_argument('--fmap_max', type=_positive_int, metavar='N', default=256, help='most channels of a level (default: 256)')
+    sub.add_argument('--levels', type=_non_negative_int, metavar='N', default=4,
+                     help='stride-2 levels of the U-Net and of the decoder, stopping at 4x4 (default: 4)')
+    sub.add_argument('--dense_size', type=_positive_int, metavar='N', default=256, help='units of the decoder\'s hidden dense layer (default: 256)')
+    sub.add_argument('--lrate', type=_positive_float, metavar='LR', default=1e-3, help='Adam learning rate (default: 0.001)')
+    sub.add_argument('--max_weight', type=_non_negative_float, metavar='W', default=10.0,
+                     help='final weight lambda of the image L2 term (default: 10, as the paper)')
+    sub.add_argument('--start_accuracy', type=_non_negative_float, metavar='A', default=0.95,
+                     help='bit accuracy (mean of the last 10 minibatches) at which lambda starts rising from 0 (default: 0.95)')
+    sub.add_argument('--ramp_steps', type=_non_negative_int, metavar='N', default=3000,
+                     help='steps over which lambda rises linearly to --max_weight (default: 3000, as the paper)')
+    sub.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
+    sub.add_argument('--progress_interval', type=_positive_int, metavar='N', default=100, help='steps between progress lines (default: 100)')
+    sub.add_argument('--num_images', type=_positive_int, metavar='N', default=None, help='train on the first N images only (default: all)')
+
+    sub = command('create_agf', agf.create_agf,
+                  'Create a copy of a data set whose images all carry one fingerprint embedded by a train_agf encoder; '
+                  'the fingerprint is written to %s in the new directory.' % agf.FINGERPRINT_FILE,
+                  'create_agf DATA/demo32-agf DATA/demo32 --model agf-demo32.pkl --seed 0')
+    new_dataset_arguments(sub, 'source_dir', 'data set directory to copy')
+    agf_fingerprint_arguments(sub, 'one of --seed and --fingerprint is needed')
+    agf_common_arguments(sub)
+
+    sub = command('eval_agf', agf.eval_agf,
+                  'Decode the fingerprint of every image of a data set or a directory of PNG images and print the bit '
+                  'accuracy against the expected fingerprint, with its p-value.',
+                  'eval_agf generated-images --model agf-demo32.pkl --seed 0')
+    sub.add_argument('source', help='data set directory or directory of PNG images')
+    agf_fingerprint_arguments(sub, 'default: the %s of a data set made by create_agf' % agf.FINGERPRINT_FILE)
+    agf_common_arguments(sub)
     return parser
 
 

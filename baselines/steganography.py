@@ -152,19 +152,6 @@ def evaluate(images, bits, tool, key=DEFAULT_KEY, container='lossless'):
                 seconds_per_image=(time.time() - start) / len(accuracies))
 
 
-def read_png_dir(image_dir, num_images=None):
-    """Yields the PNG files of a directory (sorted, recursively) as uint8 RGB CHW arrays."""
-    paths = [path for path in lib.list_files(image_dir) if path.lower().endswith('.png')]
-    if not paths:
-        raise SteganographyError('no PNG files in %s' % image_dir)
-    for path in paths[:num_images]:
-        try:
-            image = _load(path)
-        except OSError as error:
-            raise SteganographyError('%s: unreadable image (%s)' % (path, error))
-        yield image
-
-
 def create_stego(tfrecord_dir, source_dir, tool='outguess', bits=100, seed=0, key=DEFAULT_KEY,
                  container='lossless', num_images=None):
     """Writes a copy of a data set (labels kept) whose images all carry the same payload."""
@@ -186,13 +173,7 @@ def eval_stego(source, tool='outguess', bits=100, seed=0, key=DEFAULT_KEY, conta
     """Prints and returns the extraction statistics of a data set directory or a directory of PNGs."""
     check_tool(tool)
     payload = payload_bits(bits, seed)
-    if not os.path.isdir(source):
-        raise SteganographyError('directory not found: %s' % source)
-    if any(name.endswith('.tfrecords') for name in os.listdir(source)):
-        images = itertools.islice(lib.read_top_images(lib.open_dataset_dir(source)[0]), num_images)
-    else:
-        images = read_png_dir(source, num_images)
-    stats = evaluate(images, payload, tool, key, container)
+    stats = evaluate(lib.read_images_from(source, num_images), payload, tool, key, container)
     print('%s, %d images: extraction success rate %.3f, bit accuracy %.4f (failures scored 0.5), '
           '%.4f over the extracted payloads; %.3f s per image' % (
               tool, stats['images'], stats['extraction_success_rate'], stats['bit_accuracy'],

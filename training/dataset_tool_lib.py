@@ -112,11 +112,13 @@ def check_image(image):
     check_resolution(height)
 
 
-def write_dataset(tfrecord_dir, images, labels=None, source=None):
+def write_dataset(tfrecord_dir, images, labels=None, source=None, extra_files=None):
     """Writes uint8 CHW images (an iterable, all of one shape) as a data set directory.
 
     `labels` (optional) holds one row per image. `source` names the input in the
-    error raised when `images` yields nothing. Returns the number of images written.
+    error raised when `images` yields nothing. `extra_files` ({file name: text})
+    are written into the directory with the records, so they appear together.
+    Returns the number of images written.
     """
     import tensorflow as tf  # here rather than at the top: see the module docstring
 
@@ -150,6 +152,9 @@ def write_dataset(tfrecord_dir, images, labels=None, source=None):
                 raise DatasetToolError('%d label rows for %d images' % (len(labels), count))
             with open(os.path.join(staging.path, '%s-rxx.labels' % name), 'wb') as file:
                 np.save(file, np.asarray(labels, dtype=np.float32))
+        for file_name, text in (extra_files or {}).items():
+            with open(os.path.join(staging.path, file_name), 'w') as file:
+                file.write(text)
         staging.commit()
     except BaseException:
         for writer in writers:
@@ -610,6 +615,30 @@ def open_dataset_dir(tfrecord_dir):
 
 def read_top_images(files):
     return _records().read_images(files[max(files)].path)
+
+
+def read_png_dir(image_dir, num_images=None, channels=3):
+    """Yields the PNG files of a directory (sorted, recursively) as uint8 CHW arrays of `channels` channels."""
+    paths = [path for path in list_files(image_dir) if path.lower().endswith('.png')]
+    if not paths:
+        raise DatasetToolError('no PNG files in %s' % image_dir)
+    for path in paths[:num_images]:
+        try:
+            with PIL.Image.open(path) as image:
+                array = to_chw(to_8bit(image, channels))
+        except OSError as error:
+            raise DatasetToolError('%s: unreadable image (%s)' % (path, error))
+        yield array
+
+
+def read_images_from(source, num_images=None, channels=3):
+    """An iterator over the top-resolution images of a data set directory, or else over the PNG files of
+    the directory (as `channels` channels): what generated images are evaluated from."""
+    if not os.path.isdir(source):
+        raise DatasetToolError('directory not found: %s' % source)
+    if any(name.endswith('.tfrecords') for name in os.listdir(source)):
+        return itertools.islice(read_top_images(open_dataset_dir(source)[0]), num_images)
+    return read_png_dir(source, num_images, channels)
 
 
 def info(tfrecord_dir):
