@@ -171,9 +171,9 @@ def create_stego(tfrecord_dir, source_dir, tool='outguess', bits=100, seed=0, ke
 
 def eval_stego(source, tool='outguess', bits=100, seed=0, key=DEFAULT_KEY, container='lossless', num_images=None):
     """Prints and returns the extraction statistics of a data set directory or a directory of PNGs."""
+    images = lib.read_images_from(source, num_images)  # a missing directory is named before a missing tool
     check_tool(tool)
-    payload = payload_bits(bits, seed)
-    stats = evaluate(lib.read_images_from(source, num_images), payload, tool, key, container)
+    stats = evaluate(images, payload_bits(bits, seed), tool, key, container)
     print('%s, %d images: extraction success rate %.3f, bit accuracy %.4f (failures scored 0.5), '
           '%.4f over the extracted payloads; %.3f s per image' % (
               tool, stats['images'], stats['extraction_success_rate'], stats['bit_accuracy'],
