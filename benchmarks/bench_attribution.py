@@ -1,6 +1,6 @@
 """Time the attribution side: the Hamming index, the registry, attributing PNG files, issuing copies.
 
-    python benchmarks/bench_attribution.py [--sizes 1000000,10000000] [--queries 20000]
+    python benchmarks/bench_attribution.py [--sizes 1000000,10000000] [--queries 20000] [--only index]
 
 Index: exact radius-t search (128 bits, t = 6) over random fingerprints, a batch of
 queries half near an issued fingerprint (up to t+2 bits flipped) and half random, against
@@ -8,6 +8,7 @@ the numpy brute force on a subset of the queries (answers compared). Registry: b
 of the largest size, size on disk. Attribute: PNG files at the paper's 128x128 config
 (random weights) through run_attribution's pipeline against E.run alone on the same images
 in memory. Issue: copies per second into a fresh registry, without and with baking.
+`--only index` times the index alone.
 """
 
 import os
@@ -130,12 +131,15 @@ def main():
     parser.add_argument('--brute-queries', type=int, default=20)
     parser.add_argument('--images', type=int, default=64)
     parser.add_argument('--batch', type=int, default=16)
+    parser.add_argument('--only', choices=['index'], help='time only the Hamming index')
     args = parser.parse_args()
     machine.print_header()
     codes = None
     for size in [int(s) for s in args.sizes.split(',')]:
         codes = bench_index(size, args.queries, args.brute_queries)
         sys.stdout.flush()
+    if args.only == 'index':
+        return
     bench_registry(codes)
     del codes
     tflib.init_tf({'rnd.np_random_seed': 0})

@@ -40,47 +40,93 @@ def network(tmp_path_factory):
 # ----------------------------------------------------------------------------
 # The index against brute force.
 
+def _flip(rng, bits, flips):
+    bits = bits.copy()
+    bits[rng.choice(len(bits), flips, replace=False)] ^= 1
+    return bits
+
+
 def _near_queries(rng, codes, num_bits, count, max_flips):
     """Codes at 0..max_flips flipped bits from random rows, and random codes."""
     bits = hamming.unpack(codes[rng.integers(0, len(codes), count)], num_bits)
-    for row in bits[:count // 2]:
-        row[rng.choice(num_bits, rng.integers(0, max_flips + 1), replace=False)] ^= 1
+    for i in range(count // 2):
+        bits[i] = _flip(rng, bits[i], rng.integers(0, max_flips + 1))
     bits[count // 2:] = rng.integers(0, 2, bits[count // 2:].shape)
     return hamming.pack(bits)
 
 
-@pytest.mark.parametrize('num_bits,radius,count', [(128, 6, 5000), (32, 1, 3000), (20, 3, 2000), (12, 5, 500),
-                                                   (16, 0, 2000), (128, 20, 1000)])
-def test_index_equals_brute_force(num_bits, radius, count):
-    rng = np.random.default_rng(num_bits + radius)
-    codes = hamming.pack(rng.integers(0, 2, (count, num_bits)))
-    codes[1] = codes[0]  # a tie: two fingerprints at the same distance from every query
-    ids = rng.permutation(count * 3)[:count].astype(np.int64) + 1
-    index = hamming.HammingIndex(codes, ids, num_bits, radius)
-    queries = _near_queries(rng, codes, num_bits, 400, radius + 2)
-    expected = hamming.brute_force_search(codes, queries, radius)
+def _codes_with_neighbours(rng, num_bits, radius, count):
+    """Random codes, with duplicates of one code under other ids and near-duplicates of others
+    (1..radius+1 bits apart), so queries find several fingerprints at tied and boundary distances."""
+    bits = rng.integers(0, 2, (count, num_bits))
+    bits[1] = bits[2] = bits[0]
+    for i in range(3, count // 10, 2):
+        bits[i + 1] = _flip(rng, bits[i], rng.integers(1, radius + 2))
+    return hamming.pack(bits)
+
+
+def _assert_same_as_brute_force(index, codes, ids, queries, radius):
+    """Returns how many hits lay at the radius itself."""
     boundary = 0
-    for (found_ids, found), (rows, distances) in zip(index.search(queries), expected):
+    results = index.search(queries)
+    assert len(results) == len(queries)
+    for (found_ids, found), (rows, distances) in zip(results, hamming.brute_force_search(codes, queries, radius)):
         order = np.lexsort((ids[rows], distances))
         assert np.array_equal(found_ids, ids[rows][order]) and np.array_equal(found, distances[order])
         boundary += int((found == radius).sum())
-    assert boundary > 0  # the radius itself was reached and included
-    if num_bits == 12:
-        assert index.plan is None  # 6 substrings of 2 bits: the flat scan
-    else:
-        assert index.plan is not None
+    return boundary
 
 
-def test_index_save_load_and_staleness(tmp_path):
+@pytest.mark.parametrize('num_bits,radius,count,kind', [
+    (128, 6, 5000, 'multi'), (128, 0, 2000, 'multi'), (100, 6, 3000, 'multi'), (64, 7, 3000, 'multi'),
+    (32, 1, 3000, 'multi'), (20, 1, 2000, 'multi'), (16, 0, 2000, 'multi'),
+    (20, 3, 2000, 'flat'), (12, 5, 500, 'flat'), (128, 20, 1000, 'flat')])
+def test_index_equals_brute_force(num_bits, radius, count, kind):
+    rng = np.random.default_rng(num_bits + radius)
+    codes = _codes_with_neighbours(rng, num_bits, radius, count)
+    ids = rng.permutation(count * 3)[:count].astype(np.int64) + 1
+    index = hamming.HammingIndex(codes, ids, num_bits, radius)
+    assert (index.plan is None) == (kind == 'flat') and index.kind.startswith(kind)
+    own = hamming.unpack(codes[rng.integers(0, count, 100)], num_bits)
+    at_radius = hamming.pack([_flip(rng, bits, flips) for bits in own for flips in (radius, radius + 1)])
+    queries = np.concatenate([_near_queries(rng, codes, num_bits, 400, radius + 2), at_radius, codes[:3]])
+    assert _assert_same_as_brute_force(index, codes, ids, queries, radius) > 0  # the radius itself was included
+    assert [index.search(codes[:1])[0][0].tolist().count(i) for i in ids[:3]] == [1, 1, 1]  # one code, three ids
+
+
+def test_index_without_bitwise_count(monkeypatch):
+    rng = np.random.default_rng(1)
+    codes = _codes_with_neighbours(rng, 128, 6, 2000)
+    ids = np.arange(2000) + 1
+    queries = _near_queries(rng, codes, 128, 200, 8)
+    monkeypatch.delattr(np, 'bitwise_count', raising=False)  # numpy < 2: the byte table
+    assert _assert_same_as_brute_force(hamming.HammingIndex(codes, ids, 128, 6), codes, ids, queries, 6) > 0
+
+
+@pytest.mark.parametrize('num_bits,radius', [(128, 6), (12, 5)])
+def test_empty_index_and_no_queries(num_bits, radius):
+    index = hamming.HammingIndex(np.zeros((0, (num_bits + 7) // 8), np.uint8), np.zeros(0), num_bits, radius)
+    assert len(index) == 0
+    assert [(a.tolist(), b.tolist()) for a, b in index.search(hamming.pack(np.ones((2, num_bits))))] == [([], [])] * 2
+    codes = hamming.pack(np.ones((3, num_bits)))
+    assert hamming.HammingIndex(codes, np.arange(3), num_bits, radius).search(codes[:0]) == []
+
+
+@pytest.mark.parametrize('num_bits,radius', [(128, 6), (12, 5)])
+def test_index_save_load_and_staleness(tmp_path, num_bits, radius):
     rng = np.random.default_rng(0)
-    codes = hamming.pack(rng.integers(0, 2, (100, 128)))
-    index = hamming.HammingIndex(codes, np.arange(1, 101), 128, 6)
-    index.save(str(tmp_path / 'x.index'), (100, 100, 128, 6))
-    assert hamming.HammingIndex.load(str(tmp_path / 'x.index'), (101, 101, 128, 6)) is None
-    loaded = hamming.HammingIndex.load(str(tmp_path / 'x.index'), (100, 100, 128, 6))
-    assert loaded.search(codes[:5])[3][0].tolist() == [4]
+    codes = _codes_with_neighbours(rng, num_bits, radius, 300)
+    ids = np.arange(1, 301) * 7
+    index = hamming.HammingIndex(codes, ids, num_bits, radius)
+    index.save(str(tmp_path / 'x.index'), (300, 2100, num_bits, radius))
+    assert hamming.HammingIndex.load(str(tmp_path / 'x.index'), (301, 2107, num_bits, radius)) is None
+    assert hamming.HammingIndex.load(str(tmp_path / 'missing.index'), (300, 2100, num_bits, radius)) is None
+    loaded = hamming.HammingIndex.load(str(tmp_path / 'x.index'), (300, 2100, num_bits, radius))
+    assert loaded.kind == index.kind and len(loaded) == 300
+    queries = _near_queries(rng, codes, num_bits, 100, radius + 2)
+    _assert_same_as_brute_force(loaded, codes, ids, queries, radius)
     (tmp_path / 'bad.index').write_bytes(b'garbage')
-    assert hamming.HammingIndex.load(str(tmp_path / 'bad.index'), (100, 100, 128, 6)) is None
+    assert hamming.HammingIndex.load(str(tmp_path / 'bad.index'), (300, 2100, num_bits, radius)) is None
 
 
 def test_registry_index_is_rebuilt_when_copies_are_added(tmp_path):
