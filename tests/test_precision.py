@@ -32,8 +32,11 @@ def test_auto_rule_from_cpu_flags_and_gpus():
     assert precision.choose('auto', cpuinfo_text=OLD, gpus=[])[0] == 'fp32'
     assert precision.choose('auto', cpuinfo_text=ARM, gpus=[])[0] == 'fp32'
     assert precision.choose('auto', cpuinfo_text='', gpus=[])[0] == 'fp32'
-    for cpu in (AMX, ZEN4):  # training stays float32 under auto
-        assert precision.choose('auto', training=True, cpuinfo_text=cpu, gpus=[(9, 0)])[0] == 'fp32'
+    assert precision.choose('auto', training=True, cpuinfo_text=AMX, gpus=[]) == ('bf16', 'auto: CPU has amx_bf16')
+    assert precision.choose('auto', training=True, cpuinfo_text=ZEN4, gpus=[])[0] == 'fp32'
+    for cpu in (AMX, ZEN4):  # training on GPUs stays float32 under auto
+        assert precision.choose('auto', training=True, cpuinfo_text=cpu, gpus=[(9, 0)]) == (
+            'fp32', 'auto: float32 for training on GPUs')
     assert precision.choose('auto', cpuinfo_text=OLD, gpus=[(8, 0)])[0] == 'bf16'
     assert precision.choose('auto', cpuinfo_text=AMX, gpus=[(7, 5)])[0] == 'fp32'  # the GPU decides
     assert precision.choose('auto', cpuinfo_text=AMX, gpus=[(8, 6), (7, 0)])[0] == 'fp32'
