@@ -157,7 +157,6 @@ def test_issued_fingerprints_keep_their_distance_and_a_full_registry_refuses(tmp
 def test_issue_refuses_bad_input_and_keeps_the_registry(network, tmp_path):
     registry = tmp_path / 'reg.db'
     assert _cli('issue', '--network', network, '--registry', registry, '--owner', 'a', '--count', 2).returncode == 0
-    before = registry.read_bytes()
     cases = [(['--owner', ' '], 'owner label is empty'),
              (['--owner', 'b', '--threshold', '3'], 'issued for threshold 0'),
              (['--owner', 'b', '--bake-dir', network], 'not a directory')]
