@@ -20,8 +20,7 @@ def build_parser():
     parser = cli.ArgumentParser(error_name='plot_robustness', prog='plot_robustness.py', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('csv', nargs='+', metavar='CSV', help='robustness CSV files')
-    parser.add_argument('--labels', default=None, metavar='LIST',
-                        help='comma-separated name per CSV for the legend and table (default: the network names)')
+    cli.add_labels_flag(parser, 'CSV for the legend and table', 'the network names')
     parser.add_argument('--out', default='robustness', metavar='PREFIX',
                         help='output path without extension (default: %(default)s)')
     return parser
@@ -29,9 +28,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    labels = None if args.labels is None else [label.strip() for label in args.labels.split(',')]
     try:
-        robustness_report.write_report(args.csv, args.out, labels)
+        robustness_report.write_report(args.csv, args.out, args.labels)
     except (robustness_report.ReportError, OSError) as exc:
         _fail(exc)
 

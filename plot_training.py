@@ -21,8 +21,7 @@ def build_parser():
     parser = cli.ArgumentParser(error_name='plot_training', prog='plot_training.py', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('run_dirs', nargs='+', metavar='RUN_DIR', help='training run directories')
-    parser.add_argument('--labels', default=None, metavar='LIST',
-                        help='comma-separated name per run for the legend (default: the directory names)')
+    cli.add_labels_flag(parser, 'run for the legend', 'the directory names')
     parser.add_argument('--metric', default='watermark_accuracy_1k_watermark_bit_accuracy', metavar='RESULT',
                         help='snapshot metric result to plot (default: %(default)s)')
     parser.add_argument('--accuracy', type=float, default=0.95,
@@ -33,10 +32,8 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    labels = [label.strip() for label in args.labels.split(',')] if args.labels else [
-        d.rstrip('/').split('/')[-1] for d in args.run_dirs]
+    args = build_parser().parse_args(argv)
+    labels = args.labels or [run_dir.rstrip('/').split('/')[-1] for run_dir in args.run_dirs]
     if len(labels) != len(args.run_dirs):
         _fail('%d labels for %d run directories' % (len(labels), len(args.run_dirs)))
     runs = list(zip(labels, args.run_dirs))

@@ -112,10 +112,6 @@ def profile_training(argv, precision_name, repeats):
 
 def main():
     machine.print_header()
-    parser = paper_config.parser(__doc__, repeats=3)
-    parser.add_argument('what', choices=['gs', 'e', 'training'], help='what to profile')
-    parser.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32')
-    parser.add_argument('--batch', type=int, default=8)
     if sys.argv[1:2] == ['training']:
         # The rest are run_training.py's flags (some share names with the paper-config flags above).
         training = argparse.ArgumentParser()
@@ -124,6 +120,10 @@ def main():
         args, rest = training.parse_known_args(sys.argv[2:])
         profile_training(rest, args.precision, args.repeats)
         return
+    parser = paper_config.parser(__doc__, repeats=3)
+    parser.add_argument('what', choices=['gs', 'e', 'training'], help='what to profile')
+    parser.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32')
+    parser.add_argument('--batch', type=int, default=8)
     profile_network(parser.parse_args())
 
 

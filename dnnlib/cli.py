@@ -47,6 +47,12 @@ def add_trust_flag(parser, what='the network pickle'):
                              '"run_generator.py inspect")' % what)
 
 
+def add_labels_flag(parser, per, default):
+    """--labels: comma-separated names, one per input of a plotting front (`per`: what each names), or None."""
+    parser.add_argument('--labels', type=lambda text: [label.strip() for label in text.split(',')], default=None,
+                        metavar='LIST', help='comma-separated name per %s (default: %s)' % (per, default))
+
+
 def import_tensorflow():
     """Import TensorFlow for a command-line front, without its start-up chatter.
 
