@@ -183,8 +183,13 @@ def _cmd_evaluate(args):
     E, Gs, num_bits = _load(args.network, args.trust_pickle_source)
     if E is None:
         raise ValueError('%s holds no decoder E' % args.network)
+    classifier = None
+    if args.classifier:
+        classifier = dict(train_images=args.classifier_train_images, open_max=args.classifier_open_max,
+                          train_kwargs=dict(steps=args.classifier_steps, fmap_base=args.classifier_fmap_base,
+                                            fmap_max=args.classifier_fmap_max))
     rows = evaluate.evaluate(E, Gs, args.network, args.data_dir, args.copies, args.images_per_copy, args.threshold,
-                             args.batch, args.seed, _log)
+                             args.batch, args.seed, _log, classifier=classifier)
     threshold = issue.default_threshold(num_bits) if args.threshold is None else args.threshold
     print(evaluate.write_outputs(rows, args.output_dir, args.images_per_copy, threshold, num_bits))
     print('Wrote %s and %s' % tuple(os.path.join(args.output_dir, 'attribution-table3.' + ext)
@@ -204,6 +209,7 @@ def build_parser():
     def add_network(sub):
         sub.add_argument('--network', required=True, metavar='PKL', help='the training pickle (E, G, D, Gs)')
         cli.add_trust_flag(sub)
+        tflib.precision.add_argument(sub)
 
     def add_registry(sub):
         sub.add_argument('--registry', required=True, metavar='DB', help='the registry of issued copies (SQLite)')
@@ -264,6 +270,21 @@ def build_parser():
     sub.add_argument('--output-dir', default='.', metavar='DIR',
                      help='where attribution-table3.md and .csv go (default: current directory)')
     add_batch(sub)
+    group = sub.add_argument_group('the passive baseline, the attribution classifier [57]')
+    group.add_argument('--classifier', action='store_true',
+                       help='also train and score the classifier on the same test images (a column more)')
+    group.add_argument('--classifier-train-images', type=_positive_int, default=1000, metavar='N',
+                       help='training images per source: real and each registered copy (default: %(default)s; '
+                            'the paper: 10000)')
+    group.add_argument('--classifier-steps', type=_positive_int, default=2000, metavar='N',
+                       help='minibatches of 32 per classifier (default: %(default)s)')
+    group.add_argument('--classifier-fmap-base', type=_positive_int, default=1024, metavar='N',
+                       help='channels: fmap_base / 2^stage, 16 at 128x128 by default (default: %(default)s)')
+    group.add_argument('--classifier-fmap-max', type=_positive_int, default=512, metavar='N',
+                       help='most channels in a layer (default: %(default)s)')
+    group.add_argument('--classifier-open-max', type=int, default=10, metavar='N',
+                       help='largest N for the open world, which trains N+1 one-vs-rest classifiers '
+                            '(default: %(default)s; the paper: 10)')
     sub.set_defaults(func=_cmd_evaluate)
     return parser
 
@@ -273,7 +294,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error('missing command (issue, attribute, list, show or evaluate); see --help')
-    tflib.init_tf()
+    cli.init_tf_for_command(args)
     try:
         args.func(args)
     except _USER_ERRORS as exc:

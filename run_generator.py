@@ -323,8 +323,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error('missing command (generate-images, generate-grid, bake, inspect or export); see --help')
-    setting = getattr(args, 'precision', None)  # only the commands that run a network have --precision
-    tflib.init_tf({'precision': tflib.precision.resolve_and_report(setting) if setting else 'fp32'})
+    cli.init_tf_for_command(args)
     try:
         args.func(args)
     except (ValueError, OSError) as exc:

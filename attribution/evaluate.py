@@ -10,6 +10,12 @@ unregistered ones.
 
 Images are generated as a deployed copy makes them (Gs(z, c_copy) with the stored noise,
 the same pixels as the baked copy) and quantised to 8 bits as a saved PNG is.
+
+The passive baseline, the attribution classifier [57] (baselines/attribution_classifier.py),
+can be scored beside it on the same test images: trained on further images of the real data
+and of the registered copies, tested closed-world on real and registered images and
+open-world, as the paper does for it, on real images and the unregistered copies' images,
+whose right answer is "none of the training sources".
 """
 
 import csv
@@ -24,29 +30,31 @@ import dnnlib.tflib as tflib
 from attribution import hamming, issue
 from attribution.attribute import decode_bits, decoder_shape, match
 from attribution.registry import SQLiteStore
+from baselines import attribution_classifier
 from training import dataset
 
 COLUMNS = ['world', 'copies', 'images', 'detection_accuracy', 'attribution_accuracy', 'real_to_copy',
            'unregistered_to_copy', 'registered_within_t', 'registered_median_distance', 'registered_max_distance']
+CLASSIFIER_COLUMNS = ['classifier_accuracy', 'classifier_detection_accuracy', 'classifier_seconds']
 
 
-def generated_bits(E, Gs, codes, images_per_copy, batch_size, seed):
-    """Decoded bits [copies, K, d] of K images from each copy (one packed fingerprint per row of codes)."""
+def generated_images(Gs, codes, images_per_copy, batch_size, seed):
+    """Yields, for each packed fingerprint (row of codes), K uint8 images [K, C, H, W] of that copy."""
     num_bits = Gs.input_shapes[2][1]
     rnd = np.random.RandomState(seed)
-    result = []
     for code in codes:
         c = np.tile(hamming.unpack(code, num_bits).astype(np.float32), [images_per_copy, 1])
         z = rnd.randn(images_per_copy, Gs.input_shapes[0][1]).astype(np.float32)
-        images = Gs.run(z, None, c, minibatch_size=batch_size, randomize_noise=False,
-                        output_transform=dict(func=tflib.convert_images_to_uint8))
-        result.append(np.concatenate([decode_bits(E, images[i:i + batch_size])
-                                      for i in range(0, len(images), batch_size)]))
-    return np.stack(result)
+        yield Gs.run(z, None, c, minibatch_size=batch_size, randomize_noise=False,
+                     output_transform=dict(func=tflib.convert_images_to_uint8))
 
 
-def real_bits(E, data_dir, count, batch_size):
-    """Decoded bits of the first `count` images of the data set's top resolution."""
+def decoded_bits(E, images, batch_size):
+    return np.concatenate([decode_bits(E, images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def real_images(E, data_dir, start, count):
+    """Images start .. start+count-1 of the data set's top resolution (uint8 NCHW), checked against the decoder."""
     channels, resolution = decoder_shape(E)
     files = dataset.list_record_files(data_dir)
     path, shape = files[max(files)]
@@ -54,14 +62,15 @@ def real_bits(E, data_dir, count, batch_size):
         raise ValueError('%s holds %s images; the decoder reads %dx%dx%d'
                          % (data_dir, 'x'.join(map(str, shape)), channels, resolution, resolution))
     images = []
-    for image in dataset.read_images(path):
-        images.append(image)
+    for i, image in enumerate(dataset.read_images(path)):
+        if i >= start:
+            images.append(image)
         if len(images) == count:
             break
     if len(images) < count:
-        raise ValueError('%s holds %d images, fewer than the %d asked for' % (data_dir, len(images), count))
-    images = np.stack(images)
-    return np.concatenate([decode_bits(E, images[i:i + batch_size]) for i in range(0, count, batch_size)])
+        raise ValueError('%s holds %d images, fewer than the %d asked for' % (data_dir, start + len(images),
+                                                                             start + count))
+    return np.stack(images)
 
 
 def score(index, groups):
@@ -87,8 +96,14 @@ def score(index, groups):
                 registered_max_distance=int(np.max(np.concatenate(own_distances))))
 
 
-def evaluate(E, Gs, network_pkl, data_dir, copy_counts, images_per_copy, threshold, batch_size, seed, log):
-    """Rows of the table (dicts with COLUMNS), both worlds for every N in copy_counts."""
+def evaluate(E, Gs, network_pkl, data_dir, copy_counts, images_per_copy, threshold, batch_size, seed, log,
+             classifier=None):
+    """Rows of the table (dicts with COLUMNS), both worlds for every N in copy_counts.
+
+    With `classifier` (a dict: train_images per source, open_max, and train_kwargs for
+    attribution_classifier.train_classifier) each row also gets the classifier's accuracy on
+    the same test images (open world: real and unregistered copies; only for N <= open_max).
+    """
     num_bits = Gs.input_shapes[2][1]
     most = max(copy_counts)
     model = issue.registry_model(network_pkl, num_bits, threshold)
@@ -101,15 +116,39 @@ def evaluate(E, Gs, network_pkl, data_dir, copy_counts, images_per_copy, thresho
     ids = np.array([c.id for c in copies], np.int64)
     log('Decoding %d images from each of %d registered and %d unregistered copies and %d real images...'
         % (images_per_copy, most, most, images_per_copy))
-    fake = generated_bits(E, Gs, np.concatenate([registered, unregistered]), images_per_copy, batch_size, seed)
-    real = real_bits(E, data_dir, images_per_copy, batch_size)
+    test_images = list(generated_images(Gs, np.concatenate([registered, unregistered]), images_per_copy,
+                                        batch_size, seed))
+    fake = np.stack([decoded_bits(E, images, batch_size) for images in test_images])
+    real_test = real_images(E, data_dir, 0, images_per_copy)
+    real = decoded_bits(E, real_test, batch_size)
+    if classifier is not None:
+        log('Generating %d classifier training images from each of %d registered copies and the data set...'
+            % (classifier['train_images'], most))
+        train_fake = list(generated_images(Gs, registered, classifier['train_images'], batch_size, seed + 1))
+        train_real = real_images(E, data_dir, images_per_copy, classifier['train_images'])
     rows = []
     for count in copy_counts:
         index = CodesIndex(registered[:count], ids[:count], num_bits, model.threshold)
         closed = [(real, None, 'real')] + [(fake[i], int(ids[i]), 'registered') for i in range(count)]
         opened = closed + [(fake[most + i], None, 'unregistered') for i in range(count)]
         for world, groups in (('closed', closed), ('open', opened)):
-            rows.append(dict(world=world, copies=count, **score(index, groups)))
+            row = dict(world=world, copies=count, **score(index, groups))
+            if classifier is not None:
+                train_sources = [train_real] + train_fake[:count]
+                if world == 'closed':
+                    result = attribution_classifier.closed_world(
+                        train_sources, [real_test] + test_images[:count], seed=seed, log=log,
+                        **classifier['train_kwargs'])
+                elif count <= classifier['open_max']:
+                    result = attribution_classifier.open_world(
+                        train_sources, real_test, test_images[most:most + count], seed=seed, log=log,
+                        **classifier['train_kwargs'])
+                else:
+                    result = dict(accuracy=None, detection_accuracy=None, seconds=None)
+                row.update(classifier_accuracy=result['accuracy'],
+                           classifier_detection_accuracy=result['detection_accuracy'],
+                           classifier_seconds=result['seconds'])
+            rows.append(row)
             log('%s world, %d copies: %s' % (world, count, format_row(rows[-1])))
     return rows
 
@@ -130,16 +169,29 @@ def format_row(row):
                      for key, value in row.items() if key not in ('world', 'copies'))
 
 
+def _has_classifier(rows):
+    return any('classifier_accuracy' in row for row in rows)
+
+
+def _classifier_cell(row):
+    if row.get('classifier_accuracy') is None:
+        return 'not run'
+    return '%.3f (%.3f)' % (row['classifier_accuracy'], row['classifier_detection_accuracy'])
+
+
 def markdown_table(rows, images_per_copy, threshold, num_bits):
+    extra = _has_classifier(rows)
     lines = ['Attribution, %d images per source, threshold %d of %d bits' % (images_per_copy, threshold, num_bits), '',
              '| world | copies | images | detection accuracy | attribution accuracy | real -> copy | '
-             'unregistered -> copy | registered images within t | their distance: median / max |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+             'unregistered -> copy | registered images within t | their distance: median / max |'
+             + (' classifier [57]: accuracy (detection) |' if extra else ''),
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |' + (' --- |' if extra else '')]
     for row in rows:
         lines.append('| %s | %d | %d | %.3f | %.3f | %d | %s | %.3f | %.1f / %d |' % (
             row['world'], row['copies'], row['images'], row['detection_accuracy'], row['attribution_accuracy'],
             row['real_to_copy'], row['unregistered_to_copy'] if row['world'] == 'open' else '-',
-            row['registered_within_t'], row['registered_median_distance'], row['registered_max_distance']))
+            row['registered_within_t'], row['registered_median_distance'], row['registered_max_distance'])
+            + (' %s |' % _classifier_cell(row) if extra else ''))
     return '\n'.join(lines) + '\n'
 
 
@@ -148,7 +200,8 @@ def write_outputs(rows, output_dir, images_per_copy, threshold, num_bits):
     table = markdown_table(rows, images_per_copy, threshold, num_bits)
     dnnlib.util.atomic_write_bytes(os.path.join(output_dir, 'attribution-table3.md'), table.encode())
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, COLUMNS, lineterminator='\n')
+    writer = csv.DictWriter(buffer, COLUMNS + (CLASSIFIER_COLUMNS if _has_classifier(rows) else []),
+                            lineterminator='\n')
     writer.writeheader()
     writer.writerows(rows)
     dnnlib.util.atomic_write_bytes(os.path.join(output_dir, 'attribution-table3.csv'), buffer.getvalue().encode())

@@ -72,3 +72,11 @@ def import_tensorflow():
         os.close(saved)
         os.close(devnull)
     return tensorflow
+
+
+def init_tf_for_command(args):
+    """tflib.init_tf for a front with subcommands: the precision of --precision where the command has it
+    (printed once), float32 for the commands that run no network."""
+    from dnnlib import tflib  # pylint: disable=import-outside-toplevel
+    setting = getattr(args, 'precision', None)
+    tflib.init_tf({'precision': tflib.precision.resolve_and_report(setting) if setting else 'fp32'})

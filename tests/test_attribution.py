@@ -352,3 +352,32 @@ def test_evaluate_end_to_end_with_a_decoder_that_reads_every_bit(tf_session, tmp
     table = evaluate.write_outputs(rows, str(tmp_path), 4, 0, EXACT_BITS)
     assert '| open | 3 | 28 | 1.000 | 1.000 | 0 | 0 | 1.000 | 0.0 / 0 |' in table
     assert (tmp_path / 'attribution-table3.csv').read_text().count('\n') == 5
+
+
+def test_evaluate_scores_the_classifier_on_the_same_images(tf_session, tmp_path):
+    # With the classifier [57]: a column more, the open world only up to open_max copies, and real
+    # images after the K test images for its training.
+    from dnnlib import tflib  # pylint: disable=import-outside-toplevel
+    from training import dataset_tool_lib  # pylint: disable=import-outside-toplevel
+    E = tflib.Network('E', func_name=reading_decoder)
+    Gs = tflib.Network('Gs', func_name=writing_generator)
+    pkl = str(tmp_path / 'exact.pkl')
+    misc.save_pkl((E, None, None, Gs), pkl)
+    data_dir = str(tmp_path / 'demo8')
+    dataset_tool_lib.create_demo(data_dir, num_images=12, resolution=8, seed=0)
+    classifier = dict(train_images=8, open_max=1,
+                      train_kwargs=dict(steps=20, minibatch_size=8, fmap_base=32, fmap_max=16))
+    rows = evaluate.evaluate(E, Gs, pkl, data_dir, [1, 2], images_per_copy=4, threshold=None, batch_size=4, seed=0,
+                             log=lambda message: None, classifier=classifier)
+    for row in rows:
+        scored = row['world'] == 'closed' or row['copies'] <= 1
+        assert (row['classifier_accuracy'] is not None) == scored
+        if scored:
+            assert 0 <= row['classifier_accuracy'] <= 1 and 0 <= row['classifier_detection_accuracy'] <= 1
+    table = evaluate.write_outputs(rows, str(tmp_path), 4, 0, EXACT_BITS)
+    assert 'classifier [57]: accuracy (detection)' in table and table.count('not run') == 1
+    assert (tmp_path / 'attribution-table3.csv').read_text().splitlines()[0].endswith(
+        'classifier_accuracy,classifier_detection_accuracy,classifier_seconds')
+    with pytest.raises(ValueError, match='holds 12 images, fewer than the 13 asked for'):
+        evaluate.evaluate(E, Gs, pkl, data_dir, [1], images_per_copy=4, threshold=None, batch_size=4, seed=0,
+                          log=lambda message: None, classifier=dict(classifier, train_images=9))
