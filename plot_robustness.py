@@ -20,7 +20,8 @@ def build_parser():
     parser = cli.ArgumentParser(error_name='plot_robustness', prog='plot_robustness.py', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('csv', nargs='+', metavar='CSV', help='robustness CSV files')
-    cli.add_labels_flag(parser, 'CSV for the legend and table', 'the network names')
+    cli.add_labels_flag(parser, 'network (in the order they appear in the CSVs) for the legend and table',
+                       'the network names')
     parser.add_argument('--out', default='robustness', metavar='PREFIX',
                         help='output path without extension (default: %(default)s)')
     return parser

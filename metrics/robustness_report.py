@@ -175,20 +175,20 @@ def plot_png(rows, fids=None):
 
 def write_report(csv_paths, prefix, labels=None):
     """<prefix>.png and <prefix>-ranges.txt from the CSVs (FIDs from metric files beside them); prints
-    the table and returns it. labels: one name per CSV for all its rows (e.g. 'original',
-    'immunised: crop'), in place of the network names."""
-    if labels is not None and len(labels) != len(csv_paths):
-        raise ReportError('%d labels for %d CSV files' % (len(labels), len(csv_paths)))
+    the table and returns it. labels: one name per network, in the order the networks first appear
+    in the CSVs (one per CSV when each holds one run, e.g. 'original', 'immunised: crop'), in place
+    of the network names."""
+    parts = [(read_rows([path]), find_fids(os.path.dirname(os.path.abspath(path)))) for path in csv_paths]
+    networks = [(index, name) for index, (part, _) in enumerate(parts)
+                for name in dict.fromkeys(row['network'] for row in part)]
+    if labels is not None and len(labels) != len(networks):
+        raise ReportError('%d labels for %d networks in %d CSV file(s)' % (len(labels), len(networks), len(csv_paths)))
+    names = dict(zip(networks, labels)) if labels is not None else {key: key[1] for key in networks}
     rows = []
     fids = {}
-    for index, path in enumerate(csv_paths):
-        part = read_rows([path])
-        found = find_fids(os.path.dirname(os.path.abspath(path)))
-        if labels is not None:
-            found = {labels[index]: found[row['network']] for row in part if row['network'] in found}
-            part = [dict(row, network=labels[index]) for row in part]
-        rows += part
-        fids.update(found)
+    for index, (part, found) in enumerate(parts):
+        rows += [dict(row, network=names[index, row['network']]) for row in part]
+        fids.update({names[index, name]: fid for name, fid in found.items() if (index, name) in names})
     if not rows:
         raise ReportError('no measurements in %s' % ', '.join(csv_paths))
     table = ranges_table(rows)

@@ -117,4 +117,15 @@ def test_label_count_must_match(tmp_path, capsys):
     robustness_report.append_rows(path, sweep_rows('a', {'crop': CROP}))
     with pytest.raises(SystemExit):
         plot_robustness.main([path, '--labels', 'x,y'])
-    assert '2 labels for 1 CSV files' in capsys.readouterr().err
+    assert '2 labels for 1 networks in 1 CSV file(s)' in capsys.readouterr().err
+
+
+def test_labels_name_each_network_of_a_multi_network_csv(tmp_path, capsys):
+    # run_metrics.py sweeps several pickles into one CSV: a label per network, in order of appearance.
+    first, second = str(tmp_path / 'a.csv'), str(tmp_path / 'b.csv')
+    robustness_report.append_rows(first, sweep_rows('run1/network-final', {'crop': CROP}) +
+                                  sweep_rows('run2/network-final', {'crop': CROP[:2]}))
+    robustness_report.append_rows(second, sweep_rows('network-final', {'crop': CROP[:3]}))
+    plot_robustness.main([first, second, '--labels', 'original,crop,combo', '--out', str(tmp_path / 'fig')])
+    table = capsys.readouterr().out
+    assert [line.split()[0] for line in table.splitlines()[2:5]] == ['original', 'crop', 'combo']
