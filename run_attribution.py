@@ -294,7 +294,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error('missing command (issue, attribute, list, show or evaluate); see --help')
-    cli.init_tf_for_command(args)
+    # Said on stderr, and only for evaluate's long run: stdout and one-line errors stay as they are.
+    cli.init_tf_for_command(args, stream=sys.stderr, report=args.command == 'evaluate')
     try:
         args.func(args)
     except _USER_ERRORS as exc:

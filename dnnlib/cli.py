@@ -74,9 +74,15 @@ def import_tensorflow():
     return tensorflow
 
 
-def init_tf_for_command(args):
+def init_tf_for_command(args, stream=None, report=True):
     """tflib.init_tf for a front with subcommands: the precision of --precision where the command has it
-    (printed once), float32 for the commands that run no network."""
+    (printed once, to stdout or stream, if report), float32 for the commands that run no network."""
     from dnnlib import tflib  # pylint: disable=import-outside-toplevel
     setting = getattr(args, 'precision', None)
-    tflib.init_tf({'precision': tflib.precision.resolve_and_report(setting) if setting else 'fp32'})
+    if not setting:
+        precision = 'fp32'
+    elif report:
+        precision = tflib.precision.resolve_and_report(setting, stream=stream)
+    else:
+        precision = tflib.precision.choose(setting)[0]
+    tflib.init_tf({'precision': precision})

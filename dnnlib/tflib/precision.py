@@ -116,8 +116,8 @@ def add_argument(parser, training=False):
                              'way); auto: %s (default: auto)' % rule)
 
 
-def resolve_and_report(setting, training=False):
-    """choose() for a front, printing the choice once; returns 'fp32' or 'bf16'."""
+def resolve_and_report(setting, training=False, stream=None):
+    """choose() for a front, printing the choice once (to stdout, or stream); returns 'fp32' or 'bf16'."""
     precision, reason = choose(setting, training=training)
-    print('Precision: %s (%s)' % (precision, reason), flush=True)
+    print('Precision: %s (%s)' % (precision, reason), file=stream, flush=True)
     return precision
