@@ -116,9 +116,12 @@ def evaluate(E, Gs, network_pkl, data_dir, copy_counts, images_per_copy, thresho
     ids = np.array([c.id for c in copies], np.int64)
     log('Decoding %d images from each of %d registered and %d unregistered copies and %d real images...'
         % (images_per_copy, most, most, images_per_copy))
-    test_images = list(generated_images(Gs, np.concatenate([registered, unregistered]), images_per_copy,
-                                        batch_size, seed))
-    fake = np.stack([decoded_bits(E, images, batch_size) for images in test_images])
+    fake, test_images = [], []  # the images themselves are kept only for the classifier
+    for images in generated_images(Gs, np.concatenate([registered, unregistered]), images_per_copy, batch_size, seed):
+        fake.append(decoded_bits(E, images, batch_size))
+        if classifier is not None:
+            test_images.append(images)
+    fake = np.stack(fake)
     real_test = real_images(E, data_dir, 0, images_per_copy)
     real = decoded_bits(E, real_test, batch_size)
     if classifier is not None:
@@ -134,23 +137,27 @@ def evaluate(E, Gs, network_pkl, data_dir, copy_counts, images_per_copy, thresho
         for world, groups in (('closed', closed), ('open', opened)):
             row = dict(world=world, copies=count, **score(index, groups))
             if classifier is not None:
-                train_sources = [train_real] + train_fake[:count]
-                if world == 'closed':
-                    result = attribution_classifier.closed_world(
-                        train_sources, [real_test] + test_images[:count], seed=seed, log=log,
-                        **classifier['train_kwargs'])
-                elif count <= classifier['open_max']:
-                    result = attribution_classifier.open_world(
-                        train_sources, real_test, test_images[most:most + count], seed=seed, log=log,
-                        **classifier['train_kwargs'])
-                else:
-                    result = dict(accuracy=None, detection_accuracy=None, seconds=None)
-                row.update(classifier_accuracy=result['accuracy'],
-                           classifier_detection_accuracy=result['detection_accuracy'],
-                           classifier_seconds=result['seconds'])
+                unseen = test_images[most:most + count] if world == 'open' else None
+                row.update(classifier_scores(classifier, [train_real] + train_fake[:count],
+                                             [real_test] + test_images[:count], unseen, seed, log))
             rows.append(row)
             log('%s world, %d copies: %s' % (world, count, format_row(rows[-1])))
     return rows
+
+
+def classifier_scores(classifier, train_sources, test_sources, unseen, seed, log):
+    """The classifier's row entries: closed world on test_sources when unseen is None, else open world on
+    the real test images and the unseen copies' (not run beyond classifier['open_max'] copies)."""
+    if unseen is None:
+        result = attribution_classifier.closed_world(train_sources, test_sources, seed=seed, log=log,
+                                                     **classifier['train_kwargs'])
+    elif len(unseen) <= classifier['open_max']:
+        result = attribution_classifier.open_world(train_sources, test_sources[0], unseen, seed=seed, log=log,
+                                                   **classifier['train_kwargs'])
+    else:
+        result = dict(accuracy=None, detection_accuracy=None, seconds=None)
+    return dict(classifier_accuracy=result['accuracy'], classifier_detection_accuracy=result['detection_accuracy'],
+                classifier_seconds=result['seconds'])
 
 
 class CodesIndex(hamming.HammingIndex):
