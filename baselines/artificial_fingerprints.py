@@ -257,10 +257,6 @@ def _batches(images, batch_size):
         yield np.stack(batch)
 
 
-def _to_float(images):
-    return images.astype(np.float32) / 127.5 - 1
-
-
 def _check_shape(shape, network, source):
     expected = network.input_shapes[0][1:]
     if list(shape) != expected:
@@ -271,7 +267,7 @@ def _check_shape(shape, network, source):
 def fingerprint_images(encoder, images, bits, batch_size=64):
     """Yields uint8 CHW images (from an iterable of them) with the fingerprint `bits` embedded."""
     for batch in _batches(images, batch_size):
-        marked = encoder.run(_to_float(batch), np.tile(bits, (len(batch), 1)),
+        marked = encoder.run(dataset_lib.images_to_float_np(batch), np.tile(bits, (len(batch), 1)),
                              output_transform=dict(func=tflib.convert_images_to_uint8))
         yield from marked
 
@@ -279,7 +275,7 @@ def fingerprint_images(encoder, images, bits, batch_size=64):
 def decode_bits(decoder, images, batch_size=64):
     """Yields the bits (uint8 {0, 1}) the decoder reads from each uint8 CHW image of an iterable."""
     for batch in _batches(images, batch_size):
-        yield from (decoder.run(_to_float(batch)) > 0).astype(np.uint8)
+        yield from (decoder.run(dataset_lib.images_to_float_np(batch)) > 0).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ their classes uniformly (for a one-vs-rest classifier: half positive), so no cla
 learns to answer "no" from the class sizes alone.
 """
 
+import collections
 import time
 
 import numpy as np
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 import dnnlib.tflib as tflib
 from dnnlib.tflib.ops.conv2d import conv2d
+from training import dataset as dataset_lib
 from training.networks_stylegan2 import apply_bias_act, dense_layer, get_weight
 
 tfv1 = tf.compat.v1
@@ -75,10 +77,6 @@ tflib.network.register_build_funcs(attribution_classifier)
 # ----------------------------------------------------------------------------
 # Training and prediction.
 
-def _to_float(images):
-    return images.astype(np.float32) / 127.5 - 1
-
-
 def train_classifier(images, labels, num_classes, steps=2000, minibatch_size=32, learning_rate=0.0015, fmap_base=1024,
                      fmap_max=512, seed=0, name='AttributionClassifier', log=None, progress_interval=500):
     """A classifier trained on uint8 NCHW images with integer labels 0..num_classes-1 (all present).
@@ -95,9 +93,7 @@ def train_classifier(images, labels, num_classes, steps=2000, minibatch_size=32,
     with tf.name_scope(name + '_training'):
         images_in = tfv1.placeholder(tf.float32, [None, channels, resolution, resolution], name='images')
         labels_in = tfv1.placeholder(tf.int64, [None], name='labels')
-        mirror = tfv1.random_uniform([tf.shape(images_in)[0], 1, 1, 1]) < 0.5
-        augmented = tf.where(tf.broadcast_to(mirror, tf.shape(images_in)), tf.reverse(images_in, [3]), images_in)
-        logits = net.get_output_for(augmented)
+        logits = net.get_output_for(dataset_lib.random_mirror(images_in))
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels_in, logits=logits))
         accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1), labels_in), tf.float32))
         optimizer = tfv1.train.AdamOptimizer(learning_rate, beta1=0.0, beta2=0.99, epsilon=1e-8)
@@ -105,13 +101,13 @@ def train_classifier(images, labels, num_classes, steps=2000, minibatch_size=32,
     tflib.init_uninitialized_vars()
     rnd = np.random.RandomState(seed)
     start = time.time()
-    recent = []
+    recent = collections.deque(maxlen=50)  # (loss, accuracy) of the last minibatches
     for step in range(steps):
         classes = rnd.randint(num_classes, size=minibatch_size)
         index = np.array([by_class[k][rnd.randint(len(by_class[k]))] for k in classes])
-        _, step_loss, step_accuracy = tflib.run([train_op, loss, accuracy],
-                                                {images_in: _to_float(images[index]), labels_in: labels[index]})
-        recent = (recent + [(step_loss, step_accuracy)])[-50:]
+        feed = {images_in: dataset_lib.images_to_float_np(images[index]), labels_in: labels[index]}
+        _, step_loss, step_accuracy = tflib.run([train_op, loss, accuracy], feed)
+        recent.append((step_loss, step_accuracy))
         if log is not None and ((step + 1) % progress_interval == 0 or step + 1 == steps):
             mean_loss, mean_accuracy = np.mean(recent, axis=0)
             log('%s: step %d of %d, loss %.4f, minibatch accuracy %.3f (last %d steps), %.1f ms/step' % (
@@ -121,7 +117,8 @@ def train_classifier(images, labels, num_classes, steps=2000, minibatch_size=32,
 
 def class_probabilities(net, images, batch_size=64):
     """Softmax probabilities [n, classes] of uint8 NCHW images."""
-    logits = np.concatenate([net.run(_to_float(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
+    logits = np.concatenate([net.run(dataset_lib.images_to_float_np(images[i:i + batch_size]))
+                             for i in range(0, len(images), batch_size)])
     logits = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=1, keepdims=True)

@@ -330,9 +330,9 @@ def reading_decoder(images_in, labels_in, **_kwargs):
     return tf.identity(pixels[:, :8], name='latents_out'), tf.identity(pixels[:, :EXACT_BITS], name='logits')
 
 
-def test_evaluate_end_to_end_with_a_decoder_that_reads_every_bit(tf_session, tmp_path):
-    # Issue, generate as a deployed copy does, quantise to 8 bits, decode, look up and score: a
-    # decoder that reads every bit must attribute every generated image to its own copy.
+def exact_model(tmp_path, num_images):
+    """(E, Gs, their pickle, an 8x8 demo data set of num_images): a generator that writes every bit, a decoder
+    that reads it."""
     from dnnlib import tflib  # pylint: disable=import-outside-toplevel
     from training import dataset_tool_lib  # pylint: disable=import-outside-toplevel
     E = tflib.Network('E', func_name=reading_decoder)
@@ -340,7 +340,14 @@ def test_evaluate_end_to_end_with_a_decoder_that_reads_every_bit(tf_session, tmp
     pkl = str(tmp_path / 'exact.pkl')
     misc.save_pkl((E, None, None, Gs), pkl)
     data_dir = str(tmp_path / 'demo8')
-    dataset_tool_lib.create_demo(data_dir, num_images=8, resolution=8, seed=0)
+    dataset_tool_lib.create_demo(data_dir, num_images=num_images, resolution=8, seed=0)
+    return E, Gs, pkl, data_dir
+
+
+def test_evaluate_end_to_end_with_a_decoder_that_reads_every_bit(tf_session, tmp_path):
+    # Issue, generate as a deployed copy does, quantise to 8 bits, decode, look up and score: a
+    # decoder that reads every bit must attribute every generated image to its own copy.
+    E, Gs, pkl, data_dir = exact_model(tmp_path, num_images=8)
     rows = evaluate.evaluate(E, Gs, pkl, data_dir, [1, 3], images_per_copy=4, threshold=None, batch_size=4, seed=0,
                              log=lambda message: None)
     assert [(row['world'], row['copies'], row['images']) for row in rows] == [
@@ -357,14 +364,7 @@ def test_evaluate_end_to_end_with_a_decoder_that_reads_every_bit(tf_session, tmp
 def test_evaluate_scores_the_classifier_on_the_same_images(tf_session, tmp_path):
     # With the classifier [57]: a column more, the open world only up to open_max copies, and real
     # images after the K test images for its training.
-    from dnnlib import tflib  # pylint: disable=import-outside-toplevel
-    from training import dataset_tool_lib  # pylint: disable=import-outside-toplevel
-    E = tflib.Network('E', func_name=reading_decoder)
-    Gs = tflib.Network('Gs', func_name=writing_generator)
-    pkl = str(tmp_path / 'exact.pkl')
-    misc.save_pkl((E, None, None, Gs), pkl)
-    data_dir = str(tmp_path / 'demo8')
-    dataset_tool_lib.create_demo(data_dir, num_images=12, resolution=8, seed=0)
+    E, Gs, pkl, data_dir = exact_model(tmp_path, num_images=12)
     classifier = dict(train_images=8, open_max=1,
                       train_kwargs=dict(steps=20, minibatch_size=8, fmap_base=32, fmap_max=16))
     rows = evaluate.evaluate(E, Gs, pkl, data_dir, [1, 2], images_per_copy=4, threshold=None, batch_size=4, seed=0,

@@ -131,6 +131,11 @@ def random_mirror(images):
     return tf.where(flip, tf.reverse(images, axis=[3]), images)
 
 
+def images_to_float_np(images):
+    """NumPy twin of images_to_float for images fed from memory: uint8 [0, 255] -> float32 [-1, 1]."""
+    return images.astype(np.float32) / 127.5 - 1
+
+
 def images_to_float(images, mirror_augment=False):
     """Maps uint8 NCHW images in [0, 255] to float32 in [-1, 1], optionally mirrored at random."""
     images = tf.cast(images, tf.float32) / 127.5 - 1.0
