@@ -6,6 +6,9 @@ median sec/kimg, the first tick at --accuracy and the metric's last and best val
 
 Example: python plot_training.py RESULTS/00000-stylegan2-demo32-1gpu-config-e-Gskip-Dresnet \\
              RESULTS-bf16/00000-stylegan2-demo32-1gpu-config-e-Gskip-Dresnet --labels fp32,bf16 --out curves
+
+Seeds of one setting: python plot_training.py RESULTS-seed*/0000*-* --out seeds \
+             --over-runs fingerprint_share_1k_fingerprint_share,fingerprint_share_1k_colour_shift
 """
 
 import argparse
@@ -24,6 +27,10 @@ def build_parser():
     cli.add_labels_flag(parser, 'run for the legend', 'the directory names')
     parser.add_argument('--metric', default='watermark_accuracy_1k_watermark_bit_accuracy', metavar='RESULT',
                         help='snapshot metric result to plot (default: %(default)s)')
+    parser.add_argument('--over-runs', nargs='?', const='', default=None, metavar='RESULTS',
+                        help='the runs are one setting (e.g. its seeds): also print the median and range over them '
+                             'of the first tick at --accuracy, --metric and these comma-separated metric results '
+                             '(e.g. fingerprint_share_1k_fingerprint_share,fingerprint_share_1k_colour_shift)')
     parser.add_argument('--accuracy', type=float, default=0.95,
                         help='tick bit accuracy whose first tick is reported (default: %(default)s)')
     parser.add_argument('--title', default=None, help='plot title')
@@ -40,6 +47,9 @@ def main(argv=None):
     try:
         for label, run_dir in runs:
             print(learning_curves.summary_line(label, run_dir, args.metric, args.accuracy))
+        if args.over_runs is not None:
+            extra = [result for result in args.over_runs.split(',') if result]
+            print(learning_curves.summary_over_runs(args.run_dirs, [args.metric] + extra, args.accuracy))
         learning_curves.plot(runs, args.out + '.png', args.metric, args.title)
     except (learning_curves.CurveError, OSError) as exc:
         _fail(exc)

@@ -102,6 +102,11 @@ def build_parser():
                        help='kimg over which the consistency weight ramps up (default: 0, at once)')
     group.add_argument('--consistency-initial-weight', type=float, default=0.0,
                        help='consistency weight until --consistency-start-accuracy is reached (default: 0)')
+    group.add_argument('--consistency-late-weight', type=float, default=None,
+                       help='consistency weight from --consistency-late-kimg on: a second raise once the bits are '
+                            'read, which makes the copies look alike (default: off)')
+    group.add_argument('--consistency-late-kimg', type=float, default=None,
+                       help='kimg from which --consistency-late-weight applies')
     group.add_argument('--diversity-weight', type=float, default=0.0,
                        help='weight of the z-diversity floor: G is penalised when images that differ only in z '
                             'differ by less than --diversity-floor (default: 0, off, as the paper)')
@@ -129,6 +134,8 @@ def make_config(args):
     minibatch = args.minibatch or 8 * args.num_gpus
     if args.consistency_initial_weight and args.consistency_start_accuracy is None:
         raise ValueError('--consistency-initial-weight needs --consistency-start-accuracy')
+    if (args.consistency_late_weight is None) != (args.consistency_late_kimg is None):
+        raise ValueError('--consistency-late-weight and --consistency-late-kimg go together')
     if args.diversity_weight and (args.diversity_floor <= 0 or (args.minibatch_gpu or minibatch // args.num_gpus) < 2):
         raise ValueError('--diversity-weight needs --diversity-floor > 0 and at least 2 images per device')
     sizes = dict(fmap_base=args.fmap_base, fmap_max=args.fmap_max)
@@ -170,6 +177,7 @@ def make_config(args):
         image_snapshot_ticks=args.snapshot_ticks, network_snapshot_ticks=args.snapshot_ticks,
         fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
         consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight,
+        consistency_late_weight=args.consistency_late_weight, consistency_late_kimg=args.consistency_late_kimg or 0.0,
         resume_pkl=args.resume_pkl, resume_trust_source=args.trust_pickle_source, seed=args.seed,
         precision=args.precision)
 

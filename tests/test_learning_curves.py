@@ -60,3 +60,19 @@ def test_plot_front_errors_are_one_line(tmp_path, capsys, make_args, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not os.path.exists(str(tmp_path / 'c.png'))
+
+
+def test_summary_over_runs_gives_median_and_range(tmp_path, capsys):
+    a = _run_dir(tmp_path, 'a', [0.5, 0.96, 0.97], [(2, 0.70), (3, 0.96)])
+    b = _run_dir(tmp_path, 'b', [0.5, 0.6, 0.95], [(3, 0.98)])
+    c = _run_dir(tmp_path, 'c', [0.5, 0.6, 0.7], [(3, 0.80)])
+    (tmp_path / 'a' / 'metric-fingerprint_share_1k.txt').write_text(
+        'network-snapshot-000003        time 3s           fingerprint_share_1k_fingerprint_share 0.2000\n')
+    line = learning_curves.summary_over_runs([a, b, c], [RESULT, 'fingerprint_share_1k_fingerprint_share'])
+    assert line.startswith('over 3 runs: tick bit accuracy 0.95 first at kimg 2.5 (2-3), reached by 2;')
+    assert '%s last 0.96 (0.8-0.98), n=3' % RESULT in line
+    assert 'fingerprint_share_1k_fingerprint_share last 0.2 (0.2-0.2), n=1' in line
+    none = learning_curves.summary_over_runs([c], [], accuracy=0.99)
+    assert none == 'over 1 runs: tick bit accuracy 0.99 first at kimg n/a, reached by 0'
+    plot_training.main([a, b, c, '--over-runs', '--out', str(tmp_path / 'seeds')])
+    assert capsys.readouterr().out.splitlines()[3].startswith('over 3 runs: ')

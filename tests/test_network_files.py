@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 import authors_pickle
-from dnnlib.tflib import network_files, tfutil
-from training import misc
+from dnnlib.tflib import network, network_files, tfutil
+from training import misc, networks_stylegan2
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -108,6 +108,10 @@ def test_weights_only_equals_trusted_for_our_snapshot(files):
             outputs.append([Gs.run(z, None, c, randomize_noise=False), *E.run(images, None), D.run(images, None)])
     for trusted, safe in zip(*outputs):
         assert np.abs(trusted - safe).max() <= 1e-5
+    # The trusted load ran the pickled source, which registers its build functions too: the safe path
+    # must still rebuild with this project's code, and inspect must still recognise it.
+    assert network.known_build_func('G_main_watermark') is networks_stylegan2.G_main_watermark
+    assert all(entry['rebuilt_by_this_project'] for _, entry in network_files.describe(files['ours']) if entry)
 
 
 def _cli(*args):

@@ -134,6 +134,10 @@ def test_consistency_schedule():
     assert raised.weight(0) == 2.0
     raised.update(5000, 0.85)
     assert raised.weight(7000) == pytest.approx(6.0) and raised.weight(9000) == 10.0
+    late = training_loop.ConsistencySchedule(10.0, start_accuracy=0.8, initial=2.0, late_weight=40.0, late_kimg=8)
+    assert late.weight(7999) == 2.0 and late.weight(8000) == 40.0  # from late_kimg on, whatever the accuracy
+    late.update(1000, 0.9)
+    assert late.weight(7999) == 10.0 and late.weight(10 ** 6) == 40.0
 
 
 def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
@@ -154,6 +158,10 @@ def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
     assert config['consistency_initial_weight'] == 2.0
     with pytest.raises(ValueError, match='needs --consistency-start-accuracy'):
         _config(str(tmp_path), str(tmp_path), '--consistency-initial-weight=2')
+    config = _config(str(tmp_path), str(tmp_path), '--consistency-late-weight=40', '--consistency-late-kimg=240')
+    assert config['consistency_late_weight'] == 40.0 and config['consistency_late_kimg'] == 240.0
+    with pytest.raises(ValueError, match='go together'):
+        _config(str(tmp_path), str(tmp_path), '--consistency-late-weight=40')
 
 
 def test_diversity_floor_trains_and_logs_z_change(tf_session, data_dir, tmp_path):

@@ -73,6 +73,27 @@ def summary_line(label, run_dir, result, accuracy=0.95):
     return text
 
 
+def _median_range(values):
+    return '%s (%s-%s)' % tuple(('%.4g' % v) for v in (np.median(values), min(values), max(values)))
+
+
+def summary_over_runs(run_dirs, results, accuracy=0.95):
+    """One line for runs of one setting (e.g. its seeds): median (min-max) of each figure over the runs.
+
+    Figures: the kimg of the first tick at `accuracy` (over the runs that reach it) and the last
+    snapshot value of each of `results` (over the runs that have it); a figure no run has is left out.
+    """
+    reached = [first_reaching(read_ticks(run_dir), accuracy) for run_dir in run_dirs]
+    parts = ['over %d runs: tick bit accuracy %.2f first at kimg %s, reached by %d' % (
+        len(run_dirs), accuracy, _median_range([k for k in reached if k is not None]) if any(
+            k is not None for k in reached) else 'n/a', sum(k is not None for k in reached))]
+    for result in results:
+        last = [points[-1][1] for points in (read_snapshot_metric(run_dir, result) for run_dir in run_dirs) if points]
+        if last:
+            parts.append('%s last %s, n=%d' % (result, _median_range(last), len(last)))
+    return '; '.join(parts)
+
+
 def plot(runs, out_png, result, title=None):
     """Tick bit accuracy (thin) and the snapshot metric (markers) against kimg, one colour per run.
 

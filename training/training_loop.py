@@ -32,17 +32,25 @@ class ConsistencySchedule:
     the weight is `initial` until the decoder's bit accuracy of a tick reaches
     `start_accuracy`, then moves linearly to `target` over `ramp_kimg`: the
     decoder first learns to read the fingerprint while the generator may show
-    it plainly, then the generator learns to make it invisible.
+    it plainly, then the generator learns to make it invisible. With
+    `late_weight`, the weight is `late_weight` from `late_kimg` on: a second
+    raise once the bits are read well, which removes the copies' colour cast.
     """
 
-    def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None, initial=0.0):
+    def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None, initial=0.0,
+                 late_weight=None, late_kimg=0.0):
         self.target = float(target)
         self.start_accuracy = start_accuracy
         self.ramp_kimg = float(ramp_kimg)
         self.ramp_start_nimg = ramp_start_nimg
         self.initial = float(initial)
+        self.late_weight = late_weight
+        self.late_kimg = float(late_kimg)
+        self.late_announced = False
 
     def weight(self, cur_nimg):
+        if self.late_weight is not None and cur_nimg >= self.late_kimg * 1000:
+            return float(self.late_weight)
         if self.start_accuracy is None:
             return self.target
         if self.ramp_start_nimg is None:
@@ -53,6 +61,9 @@ class ConsistencySchedule:
         return self.initial + (self.target - self.initial) * progress
 
     def update(self, cur_nimg, bit_accuracy):
+        if self.late_weight is not None and not self.late_announced and cur_nimg >= self.late_kimg * 1000:
+            self.late_announced = True
+            print('%.1f kimg: the consistency weight is %g from here on' % (cur_nimg / 1000.0, self.late_weight))
         if self.start_accuracy is not None and self.ramp_start_nimg is None and bit_accuracy >= self.start_accuracy:
             self.ramp_start_nimg = cur_nimg
             print('Bit accuracy %.4f reached %.2f at %.1f kimg: the consistency weight goes from %g to %g over %g kimg'
@@ -234,6 +245,8 @@ def training_loop(
         consistency_start_accuracy=None,
         consistency_ramp_kimg=0.0,
         consistency_initial_weight=0.0,
+        consistency_late_weight=None,
+        consistency_late_kimg=0.0,
         resume_pkl=None,
         resume_trust_source=False,
         seed=1000,
@@ -273,7 +286,7 @@ def training_loop(
 
     consistency = ConsistencySchedule(G_loss_args.get('decoupleL2_weight', 2.0), consistency_start_accuracy,
                                       consistency_ramp_kimg, progress.get('consistency_ramp_start_nimg'),
-                                      consistency_initial_weight)
+                                      consistency_initial_weight, consistency_late_weight, consistency_late_kimg)
     print('Building TensorFlow graph...')
     with tfv1.name_scope('Inputs'), tf.device('/cpu:0'):
         decouple_weight_in = tfv1.placeholder(tf.float32, name='decoupleL2_weight_in', shape=[])

@@ -27,6 +27,7 @@ tfv1 = tf.compat.v1
 
 _import_handlers = []        # Functions that upgrade the state of old pickles: state -> state.
 _import_module_src = {}      # Module created from pickled source -> that source.
+_PICKLED_MODULE_PREFIX = '_network_module_'  # name of every module made from pickled source
 _modules_by_source = {}      # Source digest -> module, so one source is executed once per process.
 
 
@@ -43,6 +44,8 @@ def register_build_funcs(*funcs):
     """Declare build functions whose pickled networks may be rebuilt from this code instead of the
     source embedded in the pickle (see Network.from_state); registered by bare function name."""
     for func in funcs:
+        if func.__module__.startswith(_PICKLED_MODULE_PREFIX):
+            continue  # a trusted pickle's source registering its own functions never replaces this project's
         _known_build_funcs[func.__name__] = func
 
 
@@ -88,7 +91,7 @@ def _module_from_source(source):
     digest = hashlib.sha1(source.encode('utf-8')).hexdigest()
     module = _modules_by_source.get(digest)
     if module is None:
-        name = '_network_module_' + digest[:16]
+        name = _PICKLED_MODULE_PREFIX + digest[:16]
         module = types.ModuleType(name)
         # The source may be written for TF 1.x (`import tensorflow as tf`, tf.get_variable, NCHW convs).
         module.__dict__['__builtins__'] = tf1_compat.builtins_for_legacy_source()
