@@ -174,9 +174,10 @@ def eval_stego(source, tool='outguess', bits=100, seed=0, key=DEFAULT_KEY, conta
     images = lib.read_images_from(source, num_images)  # a missing directory is named before a missing tool
     check_tool(tool)
     stats = evaluate(images, payload_bits(bits, seed), tool, key, container)
-    print('%s, %d images: extraction success rate %.3f, bit accuracy %.4f (failures scored 0.5), '
-          '%.4f over the extracted payloads; %.3f s per image' % (
+    extracted = stats['bit_accuracy_when_extracted']
+    print('%s, %d images: extraction success rate %.3f, bit accuracy %.4f (failures scored 0.5), %s; '
+          '%.3f s per image' % (
               tool, stats['images'], stats['extraction_success_rate'], stats['bit_accuracy'],
-              stats['bit_accuracy_when_extracted'] if stats['bit_accuracy_when_extracted'] is not None else float('nan'),
+              'no payload extracted' if extracted is None else '%.4f over the extracted payloads' % extracted,
               stats['seconds_per_image']))
     return stats

@@ -108,3 +108,6 @@ def test_dataset_round_trip(tool, tmp_path):
     result = run_tool('eval_stego', pngs, '--tool', tool, '--bits', BITS, '--seed', 5)
     assert result.returncode == 0, result.stderr
     assert '3 images: extraction success rate 1.000, bit accuracy 1.0000' in result.stdout
+    if tool == 'steghide':  # it finds nothing in unmarked images
+        result = run_tool('eval_stego', source, '--tool', tool, '--bits', BITS, '--seed', 5)
+        assert 'success rate 0.000, bit accuracy 0.5000 (failures scored 0.5), no payload extracted;' in result.stdout
