@@ -233,6 +233,9 @@ def build_parser():
     sub.add_argument('source', help='data set directory or directory of PNG images')
     agf_fingerprint_arguments(sub, 'default: the %s of a data set made by create_agf' % agf.FINGERPRINT_FILE)
     agf_common_arguments(sub)
+    sub.add_argument('--robustness_csv', default=None, metavar='CSV',
+                     help='also decode after each perturbation of the robustness metric\'s grid (crop, blur, JPEG, '
+                          'noise, combination) and add the rows to this CSV, for plot_robustness.py')
     return parser
 
 

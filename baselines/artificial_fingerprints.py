@@ -30,6 +30,7 @@ import tensorflow as tf
 import dnnlib.tflib as tflib
 from dnnlib.tflib.ops.conv2d import conv2d
 from dnnlib.tflib.ops.upfirdn_2d import upsample_2d
+from metrics import robustness, robustness_report
 from metrics.fingerprint_accuracy import fingerprint_p_value
 from training import bake
 from training import dataset as dataset_lib
@@ -278,6 +279,37 @@ def decode_bits(decoder, images, batch_size=64):
         yield from (decoder.run(dataset_lib.images_to_float_np(batch)) > 0).astype(np.uint8)
 
 
+def robustness_rows(decoder, images, bits, network, batch_size=64):
+    """The decoder's bit accuracy on uint8 NCHW images after every perturbation of the robustness
+    metric's grid (metrics/robustness.py, the same operations and strengths as for our decoder):
+    rows of a robustness CSV, so that plot_robustness.py draws [59] beside ours.
+
+    Minibatch b uses noise seed [b, 0], so a strength sweep sees one noise pattern."""
+    x = tfv1.placeholder(tf.float32, [None] + list(images.shape[1:]))
+    strength = tfv1.placeholder(tf.float32, [])
+    seed = tfv1.placeholder(tf.int32, [2])
+    resolution, num_bits = images.shape[-1], len(bits)
+    floats = [dataset_lib.images_to_float_np(images[begin:begin + batch_size])
+              for begin in range(0, len(images), batch_size)]
+
+    def accuracy(read_tf, feed):
+        read = np.concatenate([tflib.run(read_tf, {x: batch, seed: [index, 0], **feed})
+                               for index, batch in enumerate(floats)])
+        return float(np.mean(read == (bits > 0.5), dtype=np.float64))
+
+    rows = [dict(perturbation='none', strength=0, paper_strength=0,
+                 bit_accuracy=accuracy(decoder.get_output_for(x) > 0, {}))]
+    for kind in robustness.KINDS:
+        read_tf = decoder.get_output_for(robustness.perturb_tf(x, kind, strength, seed)) > 0
+        for value, paper_value in robustness.strength_grid(kind, resolution):
+            rows.append(dict(perturbation=kind, strength=value, paper_strength=paper_value,
+                             bit_accuracy=accuracy(read_tf, {strength: value})))
+    for row in rows:
+        row.update(network=network, p_value=fingerprint_p_value(row['bit_accuracy'], num_bits),
+                   num_images=len(images), resolution=resolution, num_bits=num_bits)
+    return rows
+
+
 # ----------------------------------------------------------------------------
 # Command-line fronts (dataset_tool.py train_agf, create_agf, eval_agf).
 
@@ -338,9 +370,10 @@ def stored_fingerprint(source):
         return file.read().strip()
 
 
-def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, minibatch=64):
+def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, minibatch=64, robustness_csv=None):
     """Decodes a data set or a directory of PNGs and prints the bit accuracy against the fingerprint
-    (default: the one stored in the data set directory) with its p-value."""
+    (default: the one stored in the data set directory) with its p-value; with `robustness_csv` (a CSV
+    path), also the bit accuracy after each perturbation of the robustness grid, added to that CSV."""
     _, decoder = load_model(model)
     num_bits = decoder.output_shapes[0][1]
     if seed is None and fingerprint is None:
@@ -355,7 +388,8 @@ def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, miniba
         raise ArtificialFingerprintError('no images in %s' % source)
     _check_shape(first.shape, decoder, source)
     start = time.time()
-    read = np.stack(list(decode_bits(decoder, itertools.chain([first], images), minibatch)))
+    loaded = [first] + list(images)
+    read = np.stack(list(decode_bits(decoder, loaded, minibatch)))
     correct = read == bits.astype(np.uint8)
     bit_accuracy = float(np.mean(correct))
     stats = dict(images=len(read), bit_accuracy=bit_accuracy, all_bits_correct=float(np.mean(np.all(correct, axis=1))),
@@ -363,4 +397,9 @@ def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, miniba
     print('%d images: bit accuracy %.4f, all %d bits right in %.3f of them, p-value %.3g (chance of that accuracy '
           'by guessing); %.1f ms per image' % (stats['images'], bit_accuracy, num_bits, stats['all_bits_correct'],
                                                stats['p_value'], stats['seconds'] * 1000 / stats['images']))
+    if robustness_csv:
+        rows = robustness_rows(decoder, np.stack(loaded), bits, 'agf:%s' % os.path.basename(model), minibatch)
+        robustness_report.append_rows(robustness_csv, rows)
+        print('Robustness: %d perturbation strengths on %d images added to %s (plot_robustness.py draws them)' % (
+            len(rows) - 1, len(loaded), robustness_csv))
     return stats

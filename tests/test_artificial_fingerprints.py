@@ -11,6 +11,7 @@ import tensorflow as tf
 import dataset_tool
 from baselines import artificial_fingerprints as agf
 from dnnlib.tflib import network_files, tfutil
+from metrics import robustness_report
 from training import dataset
 from training import dataset_tool_lib as lib
 from training import misc
@@ -119,8 +120,17 @@ def test_round_trip_reads_the_fingerprint_of_marked_images(trained, tf_session, 
     assert len(marked) == 256 and np.mean([np.any(a != b) for a, b in zip(originals, marked)]) > 0.9
     assert np.array_equal(next(dataset.read_images(levels[3].path)), lib.reduce_2x2(marked[0]))
 
-    stats = agf.eval_agf(str(tmp_path / 'marked'), str(model))  # the fingerprint stored in the data set
+    csv_path = str(tmp_path / 'robustness.csv')
+    stats = agf.eval_agf(str(tmp_path / 'marked'), str(model), robustness_csv=csv_path)  # the data set's fingerprint
     assert stats['images'] == 256 and stats['bit_accuracy'] >= 0.9 and stats['p_value'] < 1e-3
+    # The robustness grid of our metric, for plot_robustness.py: identity strengths read as the clean images.
+    rows = robustness_report.read_rows([csv_path])
+    assert {row['perturbation'] for row in rows} == {'none', 'crop', 'blur', 'jpeg', 'noise', 'combo'}
+    assert {row['network'] for row in rows} == {'agf:model.pkl'} and all(row['num_images'] == 256 for row in rows)
+    accuracy = {(row['perturbation'], row['strength']): row['bit_accuracy'] for row in rows}
+    assert accuracy['none', 0] == pytest.approx(stats['bit_accuracy'], abs=1e-6)
+    assert accuracy['crop', 16] == accuracy['blur', 0] == accuracy['noise', 0] == accuracy['combo', 0] == accuracy['none', 0]
+    assert accuracy['noise', 0.8] < accuracy['none', 0] - 0.1
     assert agf.eval_agf(str(tmp_path / 'marked'), str(model), seed=4)['bit_accuracy'] < 0.8  # another fingerprint
     assert agf.eval_agf(str(root / 'demo16'), str(model), seed=3)['bit_accuracy'] < 0.8  # unmarked images
 
