@@ -67,11 +67,14 @@ def test_summary_over_runs_gives_median_and_range(tmp_path, capsys):
     b = _run_dir(tmp_path, 'b', [0.5, 0.6, 0.95], [(3, 0.98)])
     c = _run_dir(tmp_path, 'c', [0.5, 0.6, 0.7], [(3, 0.80)])
     (tmp_path / 'a' / 'metric-fingerprint_share_1k.txt').write_text(
-        'network-snapshot-000003        time 3s           fingerprint_share_1k_fingerprint_share 0.2000\n')
-    line = learning_curves.summary_over_runs([a, b, c], [RESULT, 'fingerprint_share_1k_fingerprint_share'])
+        'network-snapshot-000003        time 3s           fingerprint_share_1k_fingerprint_share 0.2000     '
+        'fingerprint_share_1k_colour_shift 2.5\n')
+    line = learning_curves.summary_over_runs([a, b, c], [RESULT, 'fingerprint_share_1k_fingerprint_share',
+                                                         'fingerprint_share_1k_colour_shift'])
     assert line.startswith('over 3 runs: tick bit accuracy 0.95 first at kimg 2.5 (2-3), reached by 2;')
     assert '%s last 0.96 (0.8-0.98), n=3' % RESULT in line
     assert 'fingerprint_share_1k_fingerprint_share last 0.2 (0.2-0.2), n=1' in line
+    assert line.endswith('fingerprint_share_1k_colour_shift last 2.5 (2.5-2.5), n=1')
     none = learning_curves.summary_over_runs([c], [], accuracy=0.99)
     assert none == 'over 1 runs: tick bit accuracy 0.99 first at kimg n/a, reached by 0'
     plot_training.main([a, b, c, '--over-runs', '--out', str(tmp_path / 'seeds')])

@@ -40,9 +40,8 @@ def read_ticks(run_dir):
 
 def read_snapshot_metric(run_dir, result):
     """[(kimg, value)] of one metric result (e.g. watermark_accuracy_1k_watermark_bit_accuracy) per snapshot."""
-    metric = result.split('_watermark_')[0].split('_fingerprint_')[0]
     points = []
-    for path in sorted(glob.glob(os.path.join(run_dir, 'metric-%s*.txt' % metric))):
+    for path in sorted(glob.glob(os.path.join(run_dir, 'metric-*.txt'))):
         with open(path, encoding='utf-8', errors='replace') as f:
             for line in f:
                 network, values = experiments.parse_metric_line(line)
