@@ -23,7 +23,8 @@ _fail = functools.partial(cli.fail, 'plot_training')
 def build_parser():
     parser = cli.ArgumentParser(error_name='plot_training', prog='plot_training.py', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('run_dirs', nargs='+', metavar='RUN_DIR', help='training run directories')
+    parser.add_argument('run_dirs', nargs='+', metavar='RUN_DIR',
+                        help='training run directories; a run continued with --resume-pkl as DIR+RESUMED_DIR')
     cli.add_labels_flag(parser, 'run for the legend', 'the directory names')
     parser.add_argument('--metric', default='watermark_accuracy_1k_watermark_bit_accuracy', metavar='RESULT',
                         help='snapshot metric result to plot (default: %(default)s)')

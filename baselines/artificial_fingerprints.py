@@ -374,6 +374,8 @@ def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, miniba
     """Decodes a data set or a directory of PNGs and prints the bit accuracy against the fingerprint
     (default: the one stored in the data set directory) with its p-value; with `robustness_csv` (a CSV
     path), also the bit accuracy after each perturbation of the robustness grid, added to that CSV."""
+    if robustness_csv and not os.path.isdir(os.path.dirname(os.path.abspath(robustness_csv))):
+        raise ArtificialFingerprintError('directory of --robustness_csv not found: %s' % robustness_csv)
     _, decoder = load_model(model)
     num_bits = decoder.output_shapes[0][1]
     if seed is None and fingerprint is None:
@@ -388,8 +390,10 @@ def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, miniba
         raise ArtificialFingerprintError('no images in %s' % source)
     _check_shape(first.shape, decoder, source)
     start = time.time()
-    loaded = [first] + list(images)
-    read = np.stack(list(decode_bits(decoder, loaded, minibatch)))
+    images = itertools.chain([first], images)
+    if robustness_csv:
+        images = list(images)  # decoded again under every perturbation; otherwise streamed
+    read = np.stack(list(decode_bits(decoder, images, minibatch)))
     correct = read == bits.astype(np.uint8)
     bit_accuracy = float(np.mean(correct))
     stats = dict(images=len(read), bit_accuracy=bit_accuracy, all_bits_correct=float(np.mean(np.all(correct, axis=1))),
@@ -398,8 +402,8 @@ def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, miniba
           'by guessing); %.1f ms per image' % (stats['images'], bit_accuracy, num_bits, stats['all_bits_correct'],
                                                stats['p_value'], stats['seconds'] * 1000 / stats['images']))
     if robustness_csv:
-        rows = robustness_rows(decoder, np.stack(loaded), bits, 'agf:%s' % os.path.basename(model), minibatch)
+        rows = robustness_rows(decoder, np.stack(images), bits, 'agf:%s' % os.path.basename(model), minibatch)
         robustness_report.append_rows(robustness_csv, rows)
         print('Robustness: %d perturbation strengths on %d images added to %s (plot_robustness.py draws them)' % (
-            len(rows) - 1, len(loaded), robustness_csv))
+            len(rows) - 1, len(images), robustness_csv))
     return stats

@@ -168,6 +168,8 @@ def test_front_errors_are_one_line_and_leave_nothing_behind(trained, tf_session,
         (('eval_agf', demo, '--model', model), 'holds no fingerprint.txt'),
         (('eval_agf', tmp_path / 'pngs', '--model', model, '--seed', 0), 'no PNG files'),
         (('eval_agf', tmp_path / 'nowhere', '--model', model, '--seed', 0), 'directory not found'),
+        (('eval_agf', demo, '--model', model, '--seed', 0, '--robustness_csv', tmp_path / 'nowhere' / 'r.csv'),
+         'directory of --robustness_csv not found'),
         (('train_agf', tmp_path / 'full', demo), 'is a directory, not a model file name'),
         (('train_agf', tmp_path / 'm.pkl', tmp_path / 'nowhere'), 'data set directory not found'),
     ]

@@ -75,6 +75,9 @@ def test_summary_over_runs_gives_median_and_range(tmp_path, capsys):
     assert '%s last 0.96 (0.8-0.98), n=3' % RESULT in line
     assert 'fingerprint_share_1k_fingerprint_share last 0.2 (0.2-0.2), n=1' in line
     assert line.endswith('fingerprint_share_1k_colour_shift last 2.5 (2.5-2.5), n=1')
+    resumed = _run_dir(tmp_path, 'c2', [0.96], [(5, 0.97)])  # ticks of c2 are numbered from 1 again: fine
+    assert learning_curves.read_snapshot_metric(c + '+' + resumed, RESULT) == [(3, 0.80), (5, 0.97)]
+    assert [acc for _, _, acc in learning_curves.read_ticks(c + '+' + resumed)] == [0.5, 0.6, 0.7, 0.96]
     none = learning_curves.summary_over_runs([c], [], accuracy=0.99)
     assert none == 'over 1 runs: tick bit accuracy 0.99 first at kimg n/a, reached by 0'
     plot_training.main([a, b, c, '--over-runs', '--out', str(tmp_path / 'seeds')])

@@ -23,8 +23,17 @@ class CurveError(Exception):
     """A run directory without what a curve needs; the message names it."""
 
 
+def _resumed_parts(run_dir):
+    """A training continued by --resume-pkl in new run directories is given as DIR+DIR2+...: its parts."""
+    return run_dir.split('+')
+
+
 def read_ticks(run_dir):
-    """[(kimg, sec/kimg, tick bit accuracy or None)] from <run_dir>/log.txt, in order."""
+    """[(kimg, sec/kimg, tick bit accuracy or None)] from <run_dir>/log.txt (of each part of DIR+DIR2), in order."""
+    return [tick for part in _resumed_parts(run_dir) for tick in _read_log_ticks(part)]
+
+
+def _read_log_ticks(run_dir):
     path = os.path.join(run_dir, 'log.txt')
     if not os.path.isfile(path):
         raise CurveError('%s: no log.txt (not a training run directory?)' % run_dir)
@@ -41,7 +50,8 @@ def read_ticks(run_dir):
 def read_snapshot_metric(run_dir, result):
     """[(kimg, value)] of one metric result (e.g. watermark_accuracy_1k_watermark_bit_accuracy) per snapshot."""
     points = []
-    for path in sorted(glob.glob(os.path.join(run_dir, 'metric-*.txt'))):
+    paths = [path for part in _resumed_parts(run_dir) for path in sorted(glob.glob(os.path.join(part, 'metric-*.txt')))]
+    for path in paths:
         with open(path, encoding='utf-8', errors='replace') as f:
             for line in f:
                 network, values = experiments.parse_metric_line(line)
