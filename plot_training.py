@@ -7,7 +7,7 @@ median sec/kimg, the first tick at --accuracy and the metric's last and best val
 Example: python plot_training.py RESULTS/00000-stylegan2-demo32-1gpu-config-e-Gskip-Dresnet \\
              RESULTS-bf16/00000-stylegan2-demo32-1gpu-config-e-Gskip-Dresnet --labels fp32,bf16 --out curves
 
-Seeds of one setting: python plot_training.py RESULTS-seed*/0000*-* --out seeds \
+Seeds of one setting: python plot_training.py RESULTS-seed*/0000*-* --out seeds \\
              --over-runs fingerprint_share_1k_fingerprint_share,fingerprint_share_1k_colour_shift
 """
 
