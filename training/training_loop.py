@@ -48,8 +48,11 @@ class ConsistencySchedule:
         self.late_kimg = float(late_kimg)
         self.late_announced = False
 
+    def _late(self, cur_nimg):
+        return self.late_weight is not None and cur_nimg >= self.late_kimg * 1000
+
     def weight(self, cur_nimg):
-        if self.late_weight is not None and cur_nimg >= self.late_kimg * 1000:
+        if self._late(cur_nimg):
             return float(self.late_weight)
         if self.start_accuracy is None:
             return self.target
@@ -61,7 +64,7 @@ class ConsistencySchedule:
         return self.initial + (self.target - self.initial) * progress
 
     def update(self, cur_nimg, bit_accuracy):
-        if self.late_weight is not None and not self.late_announced and cur_nimg >= self.late_kimg * 1000:
+        if self._late(cur_nimg) and not self.late_announced:
             self.late_announced = True
             print('%.1f kimg: the consistency weight is %g from here on' % (cur_nimg / 1000.0, self.late_weight))
         if self.start_accuracy is not None and self.ramp_start_nimg is None and bit_accuracy >= self.start_accuracy:
