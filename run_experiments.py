@@ -42,7 +42,12 @@ def build_parser():
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs at once; with 2 or more each is pinned to its own core (taskset -c N) '
                              '(default: %(default)s, on every core)')
-    parser.add_argument('--seed', type=int, default=1000, help='--seed of every run (default: %(default)s)')
+    parser.add_argument('--seed', type=seed_list, default=[experiments.DEFAULT_SEED], metavar='SEED[,SEED...]',
+                        help='--seed of the runs; several (comma-separated) run every row once per seed, seed by '
+                             'seed, and the tables give median and range (default: %d)' % experiments.DEFAULT_SEED)
+    parser.add_argument('--runs', type=lambda text: text.split(','), default=None, metavar='RUN[,RUN...]',
+                        help='train only these runs of the experiment (e.g. ours); the tables still show every row '
+                             '(default: all)')
     parser.add_argument('--result-dir', default=os.path.join('results', 'experiments'),
                         help='parent of the runs and the tables (default: %(default)s)')
     parser.add_argument('--data-dir', default='datasets',
@@ -53,6 +58,16 @@ def build_parser():
     parser.add_argument('--bottom-line-n', type=int, default=1000000,
                         help='figure4: random fingerprints behind the bottom line (default: %(default)s, the paper\'s)')
     return parser
+
+
+def seed_list(text):
+    try:
+        seeds = [int(part) for part in text.split(',')]
+    except ValueError:
+        raise argparse.ArgumentTypeError('seeds are integers, comma-separated: %r' % text) from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError('a seed given twice: %r' % text)
+    return seeds
 
 
 def fid_available(inception):
@@ -97,7 +112,7 @@ def evaluations(runs, args, fid):
     """run_metrics.py tasks for the finished runs that lack metrics."""
     tasks = []
     for run in runs:
-        command = experiments.missing_metrics(run, args.scale, fid, args.data_dir, args.seed, args.inception)
+        command = experiments.missing_metrics(run, args.scale, fid, args.data_dir, args.inception)
         if command:
             tasks.append((run.name, command, os.path.join(run.root, 'driver-log.txt')))
     return tasks
@@ -146,7 +161,12 @@ def main(argv=None):
     if args.bottom_line_n < 2:
         _fail('--bottom-line-n must be at least 2', 2)
     fid = fid_available(args.inception)
-    runs = experiments.plan(args.experiment, args.scale, args.result_dir, args.seed, fid, args.data_dir, args.inception)
+    planned = functools.partial(experiments.plan, args.experiment, args.scale, args.result_dir, args.seed, fid,
+                                args.data_dir, args.inception, args.runs)
+    try:
+        runs = planned()
+    except experiments.ExperimentError as error:
+        _fail(str(error), 2)
     out_dir = os.path.join(args.result_dir, args.scale)
     train = [(run.name, run.command, os.path.join(run.root, 'driver-log.txt')) for run in runs if run.command]
     evaluate = evaluations(runs, args, fid)
@@ -155,8 +175,9 @@ def main(argv=None):
     print('%s at %s scale: %d runs, FID %s' % (args.experiment, args.scale, len(runs),
                                                  'measured' if fid else 'not measured (no Inception network)'))
     if args.dry_run:
+        width = max([12] + [len(run.name) for run in runs])
         for run in runs:
-            print('%-12s %s' % (run.name, experiment_report.run_status(run)))
+            print('%-*s %s' % (width, run.name, experiment_report.run_status(run)))
         if demo:
             print('$ ' + shlex.join(demo))
         for index, (_, command, _) in enumerate(train + evaluate):
@@ -169,8 +190,7 @@ def main(argv=None):
         if demo and subprocess.call(demo):
             _fail('could not make the demo data set: %s' % shlex.join(demo))
         failed = run_pool(train, args.jobs)
-        runs = experiments.plan(args.experiment, args.scale, args.result_dir, args.seed, fid, args.data_dir,
-                                args.inception)
+        runs = planned()
         failed += run_pool(evaluations(runs, args, fid), args.jobs)
     lines = None
     if args.experiment == 'figure4':

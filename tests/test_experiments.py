@@ -51,14 +51,14 @@ def _by_name(runs):
 
 
 def test_plan_skips_finished_resumes_killed_and_starts_the_rest(fake_runs):
-    runs = _by_name(experiments.plan('table1', 'cpu', fake_runs, seed=7, data_dir='DATA'))
+    runs = _by_name(experiments.plan('table1', 'cpu', fake_runs, data_dir='DATA'))
     assert list(runs) == ['stylegan2', 'ours', 'variant-I', 'variant-II', 'variant-III']
     assert runs['ours'].state['status'] == 'done' and runs['ours'].command is None
     variant = runs['variant-I']
     assert variant.state['status'] == 'resume' and variant.state['kimg'] == 10
     assert variant.command[-1] == '--resume-pkl=' + os.path.join(variant.root, '00001-stylegan2-demo32',
                                                                  'network-snapshot-000010.pkl')
-    assert '--variant=I' in variant.command and '--seed=7' in variant.command
+    assert '--variant=I' in variant.command and '--seed=1000' in variant.command
     assert '--result-dir=' + os.path.join(fake_runs, 'cpu', 'variant-I') in variant.command
     fresh = runs['variant-III'].command
     assert runs['variant-III'].state['status'] == 'start' and not any(f.startswith('--resume-pkl') for f in fresh)
@@ -93,15 +93,16 @@ def test_plan_of_each_experiment_and_scale():
 
 
 def test_missing_metrics_are_evaluated_on_the_final_network(fake_runs):
-    runs = _by_name(experiments.plan('table1', 'cpu', fake_runs, seed=7, fid=True, data_dir='DATA'))
-    command = experiments.missing_metrics(runs['ours'], 'cpu', True, 'DATA', 7)
+    runs = _by_name(experiments.plan('table1', 'cpu', fake_runs, fid=True, data_dir='DATA'))
+    command = experiments.missing_metrics(runs['ours'], 'cpu', True, 'DATA')
     assert command[1].endswith('run_metrics.py') and '--metrics=fid1k' in command
     assert '--network=' + runs['ours'].state['snapshot'] in command and '--dataset=demo32' in command
-    assert experiments.missing_metrics(runs['ours'], 'cpu', False, 'DATA', 7) is None  # all there without FID
-    assert experiments.missing_metrics(runs['variant-I'], 'cpu', True, 'DATA', 7) is None  # not finished
+    assert '--seed=1000' in command
+    assert experiments.missing_metrics(runs['ours'], 'cpu', False, 'DATA') is None  # all there without FID
+    assert experiments.missing_metrics(runs['variant-I'], 'cpu', True, 'DATA') is None  # not finished
     eval_dir = os.path.join(runs['ours'].root, 'eval', '00000-run-metrics')
     _touch(os.path.join(eval_dir, 'metric-fid1k.txt'), _metric_line('network-final', 'fid1k', **{'': '41.25'}))
-    assert experiments.missing_metrics(runs['ours'], 'cpu', True, 'DATA', 7) is None
+    assert experiments.missing_metrics(runs['ours'], 'cpu', True, 'DATA') is None
     found = experiments.read_metric(runs['ours'].root, runs['ours'].state, 'fid1k')
     assert found['values'] == {'fid1k': 41.25} and found['network'] == 'network-final'
 
@@ -126,6 +127,40 @@ def test_tables_from_metric_files(fake_runs):
     table2 = experiment_report.table_rows('table2', 'cpu', experiments.plan('table2', 'cpu', fake_runs), fid=False)
     assert table2[-1]['label'] == 'Sampling on the fly' and table2[-1]['train_acc'] == 0.971
     assert table2[-1]['test_acc'] == 0.968 and table2[0]['test_acc_paper'] == 0.512
+
+
+def test_several_seeds_plan_a_run_per_seed_and_train_only_the_runs_named(fake_runs):
+    runs = experiments.plan('table1', 'cpu', fake_runs, seeds=[1000, 1001], only=['ours', 'variant-I'])
+    assert [run.name for run in runs] == ['stylegan2', 'ours', 'variant-I', 'variant-II', 'variant-III',
+                                          'stylegan2-seed1001', 'ours-seed1001', 'variant-I-seed1001',
+                                          'variant-II-seed1001', 'variant-III-seed1001']
+    trained = {run.name: run.command for run in runs if run.command}
+    assert sorted(trained) == ['ours-seed1001', 'variant-I', 'variant-I-seed1001']  # ours (seed 1000) is done
+    assert '--seed=1001' in trained['ours-seed1001']
+    assert '--result-dir=' + os.path.join(fake_runs, 'cpu', 'ours-seed1001') in trained['ours-seed1001']
+    with pytest.raises(experiments.ExperimentError, match='table1 has no run fpset-10 '):
+        experiments.plan('table1', 'cpu', fake_runs, only=['ours', 'fpset-10'])
+
+
+def test_tables_over_seeds_give_median_and_range(fake_runs):
+    second = os.path.join(fake_runs, 'cpu', 'ours-seed1001', '00000-stylegan2-demo32')
+    _touch(os.path.join(second, 'network-final.pkl'))
+    _touch(os.path.join(second, 'metric-watermark_accuracy_1k.txt'),
+           _metric_line('network-final', 'watermark_accuracy_1k', _watermark_bit_accuracy='0.9500'))
+    third = os.path.join(fake_runs, 'cpu', 'ours-seed1002', '00000-stylegan2-demo32')
+    _touch(os.path.join(third, 'network-snapshot-000100.pkl'))
+    runs = experiments.plan('table1', 'cpu', fake_runs, seeds=[1000, 1001, 1002])
+    rows = {row['label']: row for row in experiment_report.table_rows('table1', 'cpu', runs, fid=False)}
+    ours = rows['Ours']
+    assert ours['bit_acc'] == pytest.approx(0.959) and (ours['bit_acc_min'], ours['bit_acc_max']) == (0.95, 0.968)
+    assert ours['bit_acc_n'] == 2 and ours['share_n'] == 1 and ours['share'] == 0.39
+    assert ours['status'] == 'seed 1000: done; seed 1001: done; seed 1002: at 100 kimg'
+    assert ours['bit_acc_source'].count('metric-watermark_accuracy_1k.txt') == 2
+    paths = experiment_report.write_report('table1', 'cpu', runs, os.path.join(fake_runs, 'cpu'), fid=False)
+    with open([p for p in paths if p.endswith('.md')][0]) as f:
+        text = f.read()
+    assert 'Seeds 1000, 1001, 1002: median (min–max)' in text
+    assert '| Ours | 0.959 (0.950–0.968) | 0.991 |' in text and '| 0.390 | — |' in text
 
 
 def test_figure4_report_and_plot(fake_runs):
@@ -177,6 +212,9 @@ def test_bottom_lines_are_cached(tmp_path):
     (['table1', '--scale=gpu'], "invalid choice: 'gpu'"),
     ([], 'give an experiment'),
     (['table1', '--jobs=0'], '--jobs must be between 1'),
+    (['table1', '--seed=1000,1000'], 'a seed given twice'),
+    (['table1', '--seed=1000,x'], 'seeds are integers'),
+    (['table1', '--runs=ours,nope', '--dry-run'], 'table1 has no run nope'),
 ])
 def test_bad_names_are_refused_in_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

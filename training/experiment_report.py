@@ -9,6 +9,8 @@ import io
 import json
 import os
 
+import numpy as np
+
 import dnnlib
 from training import experiments
 
@@ -36,26 +38,53 @@ def _format(column, value):
     return '%.3f' % value
 
 
+def _cell(row, column):
+    """A table cell: the value, with its range over seeds when more than one seed gave it."""
+    text = _format(column, row.get(column))
+    if row.get(column + '_n', 0) > 1:
+        text += ' (%s–%s)' % (_format(column, row[column + '_min']), _format(column, row[column + '_max']))
+    return text
+
+
+def _run_value(run, scale, column, fid):
+    """One run's number for a column, and the metric file and snapshot it came from."""
+    role, suffix, _ = experiments.COLUMNS[column]
+    if role == 'fid' and not fid:
+        return 'not measured', None
+    if run.fingerprinted or role == 'fid':
+        metric = experiments.SCALES[scale].metrics[role]
+        found = experiments.read_metric(run.root, run.state, metric)
+        if found is not None and metric + suffix in found['values']:
+            return found['values'][metric + suffix], '%s (%s)' % (found['path'], found['network'])
+    return None, None
+
+
 def table_rows(experiment, scale, runs, fid):
-    """One dict per table row: label, run, status, run_dir, and per column its value, source and paper number."""
+    """One dict per table row: label, run, status, run_dir, and per column its value (the median over seeds),
+    _min, _max, _n (seeds that gave it), _source (file and snapshot of each) and _paper."""
     spec = experiments.EXPERIMENTS[experiment]
-    rows = []
+    by_label = {}
     for run in runs:
         for label, paper in run.rows:
-            row = dict(label=label, run=run.name, status=run_status(run), run_dir=run.state['run_dir'] or run.root)
-            for column in spec.columns:
-                role, suffix, _ = experiments.COLUMNS[column]
-                value = source = None
-                if role == 'fid' and not fid:
-                    value = 'not measured'
-                elif run.fingerprinted or role == 'fid':
-                    metric = experiments.SCALES[scale].metrics[role]
-                    found = experiments.read_metric(run.root, run.state, metric)
-                    if found is not None and metric + suffix in found['values']:
-                        value = found['values'][metric + suffix]
-                        source = '%s (%s)' % (found['path'], found['network'])
-                row[column], row[column + '_source'], row[column + '_paper'] = value, source, paper.get(column)
-            rows.append(row)
+            by_label.setdefault(label, (paper, []))[1].append(run)
+    several = len({run.seed for run in runs}) > 1
+    rows = []
+    for label, (paper, label_runs) in by_label.items():
+        def per_seed(text_of):
+            return '; '.join(('seed %d: ' % run.seed if several else '') + text_of(run) for run in label_runs)
+        row = dict(label=label, run=per_seed(lambda run: run.name), status=per_seed(run_status),
+                   run_dir=per_seed(lambda run: run.state['run_dir'] or run.root))
+        for column in spec.columns:
+            found = [(value, source) for value, source in (_run_value(run, scale, column, fid) for run in label_runs)
+                     if value is not None]
+            numbers = [value for value, _ in found if not isinstance(value, str)]
+            row[column] = (float(np.median(numbers)) if numbers else found[0][0] if found else None)
+            row[column + '_min'] = min(numbers) if numbers else None
+            row[column + '_max'] = max(numbers) if numbers else None
+            row[column + '_n'] = len(numbers)
+            row[column + '_source'] = '; '.join(source for _, source in found if source) or None
+            row[column + '_paper'] = paper.get(column)
+        rows.append(row)
     labels = [label for label, _, _, _ in spec.rows(experiments.SCALES[scale])]
     return sorted(rows, key=lambda row: labels.index(row['label']))
 
@@ -122,7 +151,7 @@ def markdown(experiment, scale, rows, fid, notes=()):
     lines += list(notes) + ['', '| ' + ' | '.join(headers + ['run', 'status']) + ' |',
                             '|' + ' --- |' * (len(headers) + 2)]
     for row in rows:
-        cells = [row['label']] + [_format(column, row.get(column + '_paper' if paper else column))
+        cells = [row['label']] + [_format(column, row.get(column + '_paper')) if paper else _cell(row, column)
                                   for column, paper in keys]
         lines.append('| ' + ' | '.join(cells + ['`%s`' % row['run_dir'], row['status']]) + ' |')
     return '\n'.join(lines) + '\n'
@@ -133,7 +162,7 @@ def csv_text(experiment, rows):
     for column in _columns(experiment):
         fields.append(column)
         if column in experiments.COLUMNS:
-            fields += [column + '_paper', column + '_source']
+            fields += [column + '_min', column + '_max', column + '_n', column + '_paper', column + '_source']
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction='ignore', lineterminator='\n')
     writer.writeheader()
@@ -176,6 +205,9 @@ def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None,
     """Write <out_dir>/<experiment>.md and .csv (and figure4.png); returns the paths written."""
     rows = table_rows(experiment, scale, runs, fid)
     notes = []
+    if len({run.seed for run in runs}) > 1:
+        notes.append('Seeds %s: median (min–max) over the seeds whose run gave the number.'
+                     % ', '.join(str(seed) for seed in sorted({run.seed for run in runs})))
     if experiment == 'figure4':
         rows = add_bottom_line(rows, bottom_line_values or {})
         notes.append('Bottom line: the largest bit overlap between two of %d random fingerprints (exact); '

@@ -4,11 +4,13 @@ Each experiment is a list of rows; each row is one training run, named by what i
 from the scale's base command ('ours', 'variant-I', 'fpset-1k', 'res-16', 'bits-64', ...).
 Runs with the same name are the same run whichever experiment asks for them ('ours' is
 Table 1's "Ours", Table 2's "on the fly", Table 4's "all layers"). A run lives in
-<result-dir>/<scale>/<run name>/, where run_training.py makes one numbered run directory
-per start (a resumed run gets a new one). Every fingerprinted run measures the same
-metrics at its snapshots, so any experiment can read them; the numbers are the last line
-of metric-<name>.txt in the run directory that holds network-final.pkl (the final
-snapshot's evaluation), or of a later run_metrics.py evaluation under <run>/eval/.
+<result-dir>/<scale>/<run name>/ for the default seed and in <run name>-seed<N>/ for any
+other, where run_training.py makes one numbered run directory per start (a resumed run gets
+a new one). Every fingerprinted run measures the same metrics at its snapshots, so any
+experiment can read them; the numbers are the last line of metric-<name>.txt in the run
+directory that holds network-final.pkl (the final snapshot's evaluation), or of a later
+run_metrics.py evaluation under <run>/eval/. With several seeds a table row gives the
+median and range over the seeds whose run has the number.
 
 No TensorFlow here: planning and reporting stay fast; training and evaluation are subprocesses.
 """
@@ -127,6 +129,9 @@ EXPERIMENTS = {
 }
 
 
+DEFAULT_SEED = 1000
+
+
 class ExperimentError(Exception):
     """A bad experiment name, scale or option; its message is the whole report."""
 
@@ -193,28 +198,51 @@ def run_state(run_root):
     return dict(status='start', run_dir=None, snapshot=None, kimg=None)
 
 
-def plan(experiment, scale, result_dir, seed=1000, fid=False, data_dir='datasets', inception=None):
-    """The runs of an experiment: one EasyDict per distinct run, in row order, with its state, its flags,
-    the command that advances it (None when done) and the rows it fills."""
+def run_names(experiment, scale):
+    """The distinct run names of an experiment, in row order."""
+    names = []
+    for _, name, _, _ in EXPERIMENTS[experiment].rows(SCALES[scale]):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def run_root(result_dir, scale, name, seed):
+    """A run's folder: <scale>/<name> for the default seed, <scale>/<name>-seed<N> for another."""
+    return os.path.join(result_dir, scale, name if seed == DEFAULT_SEED else '%s-seed%d' % (name, seed))
+
+
+def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_dir='datasets', inception=None,
+         only=None):
+    """The runs of an experiment: one EasyDict per distinct (run, seed), seed by seed in row order, with its
+    state, its flags, the command that advances it (None when done, or when `only` names other runs) and the
+    rows it fills.
+    """
     check_name(experiment, scale)
+    unknown = sorted(set(only or ()) - set(run_names(experiment, scale)))
+    if unknown:
+        raise ExperimentError('%s has no run %s (its runs: %s)' % (
+            experiment, ', '.join(unknown), ', '.join(run_names(experiment, scale))))
     runs = {}
-    for label, name, extra, paper in EXPERIMENTS[experiment].rows(SCALES[scale]):
-        if name not in runs:
-            root = os.path.join(result_dir, scale, name)
-            flags = run_flags(scale, extra, seed, fid, data_dir, inception)
-            state = run_state(root)
-            command = None
-            if state['status'] != 'done':
-                command = [sys.executable, os.path.join(ROOT, 'run_training.py'), '--result-dir=' + root] + flags
-                if state['status'] == 'resume':
-                    command.append('--resume-pkl=' + state['snapshot'])
-            runs[name] = dnnlib.EasyDict(name=name, root=root, flags=flags, state=state, command=command, rows=[],
-                                         fingerprinted='--no-fingerprint' not in flags)
-        runs[name].rows.append((label, paper))
+    for seed in seeds:
+        for label, name, extra, paper in EXPERIMENTS[experiment].rows(SCALES[scale]):
+            if (name, seed) not in runs:
+                root = run_root(result_dir, scale, name, seed)
+                flags = run_flags(scale, extra, seed, fid, data_dir, inception)
+                state = run_state(root)
+                command = None
+                if state['status'] != 'done' and (only is None or name in only):
+                    command = [sys.executable, os.path.join(ROOT, 'run_training.py'), '--result-dir=' + root] + flags
+                    if state['status'] == 'resume':
+                        command.append('--resume-pkl=' + state['snapshot'])
+                runs[name, seed] = dnnlib.EasyDict(name=os.path.basename(root), seed=seed, root=root, flags=flags,
+                                                   state=state, command=command, rows=[],
+                                                   fingerprinted='--no-fingerprint' not in flags)
+            runs[name, seed].rows.append((label, paper))
     return list(runs.values())
 
 
-def missing_metrics(run, scale, fid, data_dir, seed, inception=None):
+def missing_metrics(run, scale, fid, data_dir, inception=None):
     """For a finished run, the run_metrics.py command that evaluates the metrics its files lack, or None.
 
     This is how FID is added when the Inception network arrives after training.
@@ -228,7 +256,7 @@ def missing_metrics(run, scale, fid, data_dir, seed, inception=None):
     flags = dict(flag.split('=', 1) if '=' in flag else (flag, None) for flag in run.flags)
     command = [sys.executable, os.path.join(ROOT, 'run_metrics.py'), '--network=' + run.state['snapshot'],
                '--metrics=' + ','.join(lacking), '--result-dir=' + os.path.join(run.root, 'eval'),
-               '--data-dir=' + data_dir, '--dataset=' + SCALES[scale].dataset, '--seed=%d' % seed,
+               '--data-dir=' + data_dir, '--dataset=' + SCALES[scale].dataset, '--seed=%d' % run.seed,
                '--num-gpus=' + flags['--num-gpus']]
     if any('trainset' in name for name in lacking):
         command.append('--fingerprint-set-size=' + flags.get('--fingerprint-set-size', '0'))
