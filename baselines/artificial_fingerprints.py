@@ -297,17 +297,15 @@ def robustness_rows(decoder, images, bits, network, batch_size=64):
                                for index, batch in enumerate(floats)])
         return float(np.mean(read == (bits > 0.5), dtype=np.float64))
 
-    rows = [dict(perturbation='none', strength=0, paper_strength=0,
-                 bit_accuracy=accuracy(decoder.get_output_for(x) > 0, {}))]
-    for kind in robustness.KINDS:
-        read_tf = decoder.get_output_for(robustness.perturb_tf(x, kind, strength, seed)) > 0
-        for value, paper_value in robustness.strength_grid(kind, resolution):
-            rows.append(dict(perturbation=kind, strength=value, paper_strength=paper_value,
-                             bit_accuracy=accuracy(read_tf, {strength: value})))
-    for row in rows:
-        row.update(network=network, p_value=fingerprint_p_value(row['bit_accuracy'], num_bits),
-                   num_images=len(images), resolution=resolution, num_bits=num_bits)
-    return rows
+    reads = {}
+
+    def accuracy_after(kind, value):
+        if kind not in reads:
+            reads[kind] = decoder.get_output_for(robustness.perturb_tf(x, kind, strength, seed)) > 0
+        return accuracy(reads[kind], {strength: value})
+
+    return robustness.sweep_rows(accuracy(decoder.get_output_for(x) > 0, {}), accuracy_after, resolution, num_bits,
+                                 network, len(images))
 
 
 # ----------------------------------------------------------------------------

@@ -174,6 +174,24 @@ def perturb_tf(images, kind, strength, seed):
 
 # ----------------------------------------------------------------------------
 
+def sweep_rows(clean_accuracy, accuracy_after, resolution, num_bits, network, num_images, kinds=KINDS,
+               kind_done=None):
+    """Rows of a robustness CSV: the clean read, then accuracy_after(kind, strength) at every point of each
+    kind's grid (kind_done(kind) after each kind), each with its p-value and what was read. One sweep for
+    any decoder: ours in the metric, Artificial GAN Fingerprints' [59] in baselines/."""
+    rows = [dict(perturbation='none', strength=0, paper_strength=0, bit_accuracy=clean_accuracy)]
+    for kind in kinds:
+        for strength, paper_strength in strength_grid(kind, resolution):
+            rows.append(dict(perturbation=kind, strength=strength, paper_strength=paper_strength,
+                             bit_accuracy=accuracy_after(kind, strength)))
+        if kind_done is not None:
+            kind_done(kind)
+    for row in rows:
+        row.update(network=network, p_value=fingerprint_p_value(row['bit_accuracy'], num_bits),
+                   num_images=num_images, resolution=resolution, num_bits=num_bits)
+    return rows
+
+
 class Robustness(metric_base.MetricBase):
     """Reports <name>_watermark_bit_accuracy and _watermark_p_value on the unperturbed images, then
     <name>_<kind>_<strength> (bit accuracy) for every point of the grid. With a run directory, every
@@ -195,20 +213,17 @@ class Robustness(metric_base.MetricBase):
         clean = float(np.mean(generated['bit_accuracy'], dtype=np.float64))
         self._report_result(clean, suffix='_watermark_bit_accuracy')
         self._report_result(fingerprint_p_value(clean, num_bits), suffix='_watermark_p_value', fmt='%-10.3e')
-        resolution = self._context.resolution
-        rows = [dict(perturbation='none', strength=0, paper_strength=0, bit_accuracy=clean)]
-        for kind in self.kinds:
-            for strength, paper_strength in strength_grid(kind, resolution):
-                accuracy = self.accuracy_after(E, generated, kind, strength, num_gpus)
-                self._report_result(accuracy, suffix='_%s_%g' % (kind, strength))
-                rows.append(dict(perturbation=kind, strength=strength, paper_strength=paper_strength,
-                                 bit_accuracy=accuracy))
+
+        def kind_done(kind):
             if time.time() - self._progress_time >= metric_base.PROGRESS_INTERVAL_SEC:
                 self._progress_time = time.time()
                 print('%s: %s done' % (self.name, kind), flush=True)
-        for row in rows:
-            row.update(network=self._network_name, p_value=fingerprint_p_value(row['bit_accuracy'], num_bits),
-                       num_images=self.num_images, resolution=resolution, num_bits=num_bits)
+
+        rows = sweep_rows(clean, lambda kind, strength: self.accuracy_after(E, generated, kind, strength, num_gpus),
+                          self._context.resolution, num_bits, self._network_name, self.num_images, self.kinds,
+                          kind_done)
+        for row in rows[1:]:
+            self._report_result(row['bit_accuracy'], suffix='_%s_%g' % (row['perturbation'], row['strength']))
         if self._context.run_dir is not None:
             robustness_report.append_rows(self.csv_path(self._context.run_dir), rows)
 
