@@ -279,10 +279,11 @@ def decode_bits(decoder, images, batch_size=64):
         yield from (decoder.run(dataset_lib.images_to_float_np(batch)) > 0).astype(np.uint8)
 
 
-def robustness_rows(decoder, images, bits, network, batch_size=64):
+def robustness_rows(decoder, images, bits, network, batch_size=64, clean_accuracy=None):
     """The decoder's bit accuracy on uint8 NCHW images after every perturbation of the robustness
     metric's grid (metrics/robustness.py, the same operations and strengths as for our decoder):
-    rows of a robustness CSV, so that plot_robustness.py draws [59] beside ours.
+    rows of a robustness CSV, so that plot_robustness.py draws [59] beside ours. The clean images are
+    decoded unless their accuracy is given.
 
     Minibatch b uses noise seed [b, 0], so a strength sweep sees one noise pattern."""
     x = tfv1.placeholder(tf.float32, [None] + list(images.shape[1:]))
@@ -304,8 +305,9 @@ def robustness_rows(decoder, images, bits, network, batch_size=64):
             reads[kind] = decoder.get_output_for(robustness.perturb_tf(x, kind, strength, seed)) > 0
         return accuracy(reads[kind], {strength: value})
 
-    return robustness.sweep_rows(accuracy(decoder.get_output_for(x) > 0, {}), accuracy_after, resolution, num_bits,
-                                 network, len(images))
+    if clean_accuracy is None:
+        clean_accuracy = accuracy(decoder.get_output_for(x) > 0, {})
+    return robustness.sweep_rows(clean_accuracy, accuracy_after, resolution, num_bits, network, len(images))
 
 
 # ----------------------------------------------------------------------------
@@ -400,7 +402,8 @@ def eval_agf(source, model, seed=None, fingerprint=None, num_images=None, miniba
           'by guessing); %.1f ms per image' % (stats['images'], bit_accuracy, num_bits, stats['all_bits_correct'],
                                                stats['p_value'], stats['seconds'] * 1000 / stats['images']))
     if robustness_csv:
-        rows = robustness_rows(decoder, np.stack(images), bits, 'agf:%s' % os.path.basename(model), minibatch)
+        rows = robustness_rows(decoder, np.stack(images), bits, 'agf:%s' % os.path.basename(model), minibatch,
+                               clean_accuracy=bit_accuracy)
         robustness_report.append_rows(robustness_csv, rows)
         print('Robustness: %d perturbation strengths on %d images added to %s (plot_robustness.py draws them)' % (
             len(rows) - 1, len(images), robustness_csv))
