@@ -124,6 +124,7 @@ def test_tables_from_metric_files(fake_runs):
         text = f.read()
     assert 'FID: not measured' in text
     assert '| Ours | 0.968 | 0.991 | 3.10e-08 | < 1e-35 | not measured | 11.50 | 0.390 | — |' in text
+    assert '| FID (paper) | fingerprint share |' in text and 'fingerprint share (paper)' not in text  # none given
     table2 = experiment_report.table_rows('table2', 'cpu', experiments.plan('table2', 'cpu', fake_runs), fid=False)
     assert table2[-1]['label'] == 'Sampling on the fly' and table2[-1]['train_acc'] == 0.971
     assert table2[-1]['test_acc'] == 0.968 and table2[0]['test_acc_paper'] == 0.512

@@ -140,11 +140,12 @@ def markdown(experiment, scale, rows, fid, notes=()):
     for column in _columns(experiment):
         headers.append(_header(column))
         keys.append((column, False))
-        if column in experiments.COLUMNS:
+        if column in experiments.COLUMNS and any(row.get(column + '_paper') is not None for row in rows):
             headers.append(_header(column) + ' (paper)')
             keys.append((column, True))
     lines = ['# %s (%s scale)' % (spec.title, scale), '',
-             'Scale: %s. Paper numbers: CelebA 128, from the paper; — where it gives none.'
+             'Scale: %s. Paper numbers: CelebA 128, from the paper; — where it gives none (no column where it '
+             'gives none at all).'
              % experiments.SCALES[scale].about]
     if not fid and 'fid' in spec.columns:
         lines.append('FID: not measured (no Inception network: give --inception, or set $INCEPTION_PKL).')
