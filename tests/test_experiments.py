@@ -110,8 +110,8 @@ def test_missing_metrics_are_evaluated_on_the_final_network(fake_runs):
 def test_tables_from_metric_files(fake_runs):
     runs = experiments.plan('table1', 'cpu', fake_runs)
     paths = experiment_report.write_report('table1', 'cpu', runs, os.path.join(fake_runs, 'cpu'), fid=False)
-    assert [os.path.basename(p) for p in paths] == ['table1.csv', 'table1.md']
-    with open(paths[0]) as f:
+    assert [os.path.basename(p) for p in paths] == ['table1-curves.png', 'table1.csv', 'table1.md']
+    with open(paths[1]) as f:
         rows = {row['run']: row for row in csv.DictReader(f)}
     ours = rows['ours']
     assert ours['bit_acc'] == '0.968' and ours['bit_acc_paper'] == '0.991' and ours['p_value'] == '3.1e-08'
@@ -120,7 +120,7 @@ def test_tables_from_metric_files(fake_runs):
         ours['run_dir'], 'metric-watermark_accuracy_1k.txt')
     assert rows['variant-I']['status'] == 'at 10 kimg' and rows['variant-I']['bit_acc'] == ''
     assert rows['stylegan2']['fid_paper'] == '9.37' and rows['stylegan2']['status'] == 'not started'
-    with open(paths[1]) as f:
+    with open(paths[2]) as f:
         text = f.read()
     assert 'FID: not measured' in text
     assert '| Ours | 0.968 | 0.991 | 3.10e-08 | < 1e-35 | not measured | 11.50 | 0.390 | — |' in text
@@ -157,7 +157,16 @@ def test_tables_over_seeds_give_median_and_range(fake_runs):
     assert ours['bit_acc_n'] == 2 and ours['share_n'] == 1 and ours['share'] == 0.39
     assert ours['status'] == 'seed 1000: done; seed 1001: done; seed 1002: at 100 kimg'
     assert ours['bit_acc_source'].count('metric-watermark_accuracy_1k.txt') == 2
+    # Learning curves of the fingerprinted runs with a log; a killed and resumed run is one curve.
+    _touch(os.path.join(second, 'log.txt'), 'tick 1     kimg 1.0      minibatch 8    time 15s          '
+           'sec/tick 14.6    sec/kimg 14.25   maintenance 0.0    mem 0.97  bit_acc 0.5123\n')
+    _touch(os.path.join(fake_runs, 'cpu', 'variant-I', '00000-stylegan2-demo32', 'log.txt'))
+    variant = os.path.join(fake_runs, 'cpu', 'variant-I')
+    assert experiment_report.run_curves(runs) == [
+        ('Ours Variant I, seed 1000', os.path.join(variant, '00000-stylegan2-demo32') + '+'
+         + os.path.join(variant, '00001-stylegan2-demo32')), ('Ours, seed 1001', second)]
     paths = experiment_report.write_report('table1', 'cpu', runs, os.path.join(fake_runs, 'cpu'), fid=False)
+    assert os.path.join(fake_runs, 'cpu', 'table1-curves.png') in paths
     with open([p for p in paths if p.endswith('.md')][0]) as f:
         text = f.read()
     assert 'Seeds 1000, 1001, 1002: median (min–max)' in text

@@ -10,13 +10,13 @@ from training import learning_curves
 RESULT = 'watermark_accuracy_1k_watermark_bit_accuracy'
 
 
-def _run_dir(tmp_path, name, accuracies, metric_points):
+def _run_dir(tmp_path, name, accuracies, metric_points, first_kimg=1.0):
     run = tmp_path / name
     run.mkdir()
     lines = ['Training for 4 kimg...', '']
     for index, acc in enumerate(accuracies):
         lines.append('tick %-5d kimg %-8.1f minibatch 8    time 15s          sec/tick 14.6    sec/kimg %.2f   '
-                     'maintenance 0.0    mem 0.97  bit_acc %.4f' % (index + 1, index + 1.0, 10.0 + index, acc))
+                     'maintenance 0.0    mem 0.97  bit_acc %.4f' % (index + 1, index + first_kimg, 10.0 + index, acc))
     lines.append('network-snapshot-000002        time 2s    %s 0.9000' % RESULT)  # a metric echoed into the log
     (run / 'log.txt').write_text('\n'.join(lines) + '\n')
     (run / 'metric-watermark_accuracy_1k.txt').write_text(''.join(
@@ -75,10 +75,20 @@ def test_summary_over_runs_gives_median_and_range(tmp_path, capsys):
     assert '%s last 0.96 (0.8-0.98), n=3' % RESULT in line
     assert 'fingerprint_share_1k_fingerprint_share last 0.2 (0.2-0.2), n=1' in line
     assert line.endswith('fingerprint_share_1k_colour_shift last 2.5 (2.5-2.5), n=1')
-    resumed = _run_dir(tmp_path, 'c2', [0.96], [(5, 0.97)])  # ticks of c2 are numbered from 1 again: fine
+    resumed = _run_dir(tmp_path, 'c2', [0.96], [(5, 0.97)], first_kimg=4.0)  # ticks numbered from 1 again: fine
     assert learning_curves.read_snapshot_metric(c + '+' + resumed, RESULT) == [(3, 0.80), (5, 0.97)]
     assert [acc for _, _, acc in learning_curves.read_ticks(c + '+' + resumed)] == [0.5, 0.6, 0.7, 0.96]
     none = learning_curves.summary_over_runs([c], [], accuracy=0.99)
     assert none == 'over 1 runs: tick bit accuracy 0.99 first at kimg n/a, reached by 0'
     plot_training.main([a, b, c, '--over-runs', '--out', str(tmp_path / 'seeds')])
     assert capsys.readouterr().out.splitlines()[3].startswith('over 3 runs: ')
+
+
+def test_a_resumed_run_drops_what_the_killed_part_had_after_the_snapshot(tmp_path):
+    killed = _run_dir(tmp_path, 'k', [0.5, 0.6, 0.7, 0.8], [(2, 0.6), (4, 0.8)])  # snapshot 2 kept, 4 lost
+    resumed = _run_dir(tmp_path, 'r', [0.65, 0.75], [(4, 0.9)], first_kimg=3.0)
+    assert learning_curves.read_ticks(killed + '+' + resumed) == [(1.0, 10.0, 0.5), (2.0, 11.0, 0.6),
+                                                                  (3.0, 10.0, 0.65), (4.0, 11.0, 0.75)]
+    assert learning_curves.read_snapshot_metric(killed + '+' + resumed, RESULT) == [(2, 0.6), (4, 0.9)]
+    again = _run_dir(tmp_path, 'a', [0.55], [], first_kimg=1.0)  # started again from scratch
+    assert learning_curves.read_ticks(killed + '+' + again) == [(1.0, 10.0, 0.55)]

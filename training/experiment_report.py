@@ -1,4 +1,5 @@
-"""Tables (Markdown and CSV) and the Figure 4 plot of an experiment, from its runs' metric files.
+"""Tables (Markdown and CSV), the runs' learning curves and the Figure 4 plot of an experiment, from its
+runs' logs and metric files.
 
 Every number names the metric file and network snapshot it was read from (CSV columns
 <column>_source); the paper's number stands beside ours. Files are written atomically.
@@ -12,7 +13,7 @@ import os
 import numpy as np
 
 import dnnlib
-from training import experiments
+from training import experiments, learning_curves
 
 _MISSING = '—'
 
@@ -87,6 +88,18 @@ def table_rows(experiment, scale, runs, fid):
         rows.append(row)
     labels = [label for label, _, _, _ in spec.rows(experiments.SCALES[scale])]
     return sorted(rows, key=lambda row: labels.index(row['label']))
+
+
+def run_curves(runs):
+    """[(label, run directories joined by '+')] of the fingerprinted runs that have started, for their learning
+    curves; the label is the run's first row, with its seed when the runs have several."""
+    several = len({run.seed for run in runs}) > 1
+    curves = []
+    for run in runs:
+        curve_dir = experiments.run_curve_dir(run.root)
+        if run.fingerprinted and curve_dir:
+            curves.append((run.rows[0][0] + (', seed %d' % run.seed if several else ''), curve_dir))
+    return curves
 
 
 def add_bottom_line(rows, bottom_lines):
@@ -217,6 +230,11 @@ def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None,
              os.path.join(out_dir, experiment + '.csv'): csv_text(experiment, rows).encode()}
     if experiment == 'figure4':
         paths[os.path.join(out_dir, 'figure4.png')] = figure4_png(rows, scale, num_fingerprints)
+    curves = run_curves(runs)
+    if curves:
+        title = '%s (%s scale)' % (experiments.EXPERIMENTS[experiment].title.split(':')[0], scale)
+        paths[os.path.join(out_dir, experiment + '-curves.png')] = learning_curves.curves_png(
+            curves, experiments.SCALES[scale].metrics['acc'] + '_watermark_bit_accuracy', title)
     for path, data in paths.items():
         dnnlib.util.atomic_write_bytes(path, data)
     return sorted(paths)

@@ -180,13 +180,17 @@ def _snapshot_kimg(pkl):
     return float(re.search(r'snapshot-(\d+)\.pkl$', pkl).group(1))
 
 
+def _run_dirs(run_root):
+    return sorted(d for d in glob.glob(os.path.join(run_root, '[0-9][0-9][0-9][0-9][0-9]-*')) if os.path.isdir(d))
+
+
 def run_state(run_root):
     """What is on disk for one run: {'status': 'done'|'resume'|'start', 'run_dir', 'snapshot', 'kimg'}.
 
     done: a run directory holds network-final.pkl (the latest such directory). resume: the
     snapshot with the most training progress over all run directories of the run.
     """
-    run_dirs = sorted(d for d in glob.glob(os.path.join(run_root, '[0-9][0-9][0-9][0-9][0-9]-*')) if os.path.isdir(d))
+    run_dirs = _run_dirs(run_root)
     finished = [d for d in run_dirs if os.path.isfile(os.path.join(d, 'network-final.pkl'))]
     if finished:
         return dict(status='done', run_dir=finished[-1], snapshot=os.path.join(finished[-1], 'network-final.pkl'),
@@ -210,6 +214,13 @@ def run_names(experiment, scale):
 def run_root(result_dir, scale, name, seed):
     """A run's folder: <scale>/<name> for the default seed, <scale>/<name>-seed<N> for another."""
     return os.path.join(result_dir, scale, name if seed == DEFAULT_SEED else '%s-seed%d' % (name, seed))
+
+
+def run_curve_dir(run_root_dir):
+    """A run's numbered run directories that hold a log, joined by '+' in start order (how
+    learning_curves reads a resumed run), or None before its first start."""
+    parts = [d for d in _run_dirs(run_root_dir) if os.path.isfile(os.path.join(d, 'log.txt'))]
+    return '+'.join(parts) or None
 
 
 def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_dir='datasets', inception=None,

@@ -28,9 +28,21 @@ def _resumed_parts(run_dir):
     return run_dir.split('+')
 
 
+def _joined(parts):
+    """The series of a run's parts, [(first tick kimg or None, [(kimg, ...)])] in order, as one series: where a
+    part starts (resumed from a snapshot, or started again) what earlier parts had from there on is dropped."""
+    joined = []
+    for start, series in parts:
+        if start is not None:
+            joined = [point for point in joined if point[0] < start]
+        joined += series
+    return joined
+
+
 def read_ticks(run_dir):
     """[(kimg, sec/kimg, tick bit accuracy or None)] from <run_dir>/log.txt (of each part of DIR+DIR2), in order."""
-    return [tick for part in _resumed_parts(run_dir) for tick in _read_log_ticks(part)]
+    parts = [_read_log_ticks(part) for part in _resumed_parts(run_dir)]
+    return _joined([(ticks[0][0] if ticks else None, ticks) for ticks in parts])
 
 
 def _read_log_ticks(run_dir):
@@ -49,16 +61,19 @@ def _read_log_ticks(run_dir):
 
 def read_snapshot_metric(run_dir, result):
     """[(kimg, value)] of one metric result (e.g. watermark_accuracy_1k_watermark_bit_accuracy) per snapshot."""
-    points = []
-    paths = [path for part in _resumed_parts(run_dir) for path in sorted(glob.glob(os.path.join(part, 'metric-*.txt')))]
-    for path in paths:
-        with open(path, encoding='utf-8', errors='replace') as f:
-            for line in f:
-                network, values = experiments.parse_metric_line(line)
-                snapshot = _SNAPSHOT.search(network or '')
-                if snapshot and result in values:
-                    points.append((int(snapshot.group(1)), values[result]))
-    return sorted(set(points))
+    parts = []
+    for part in _resumed_parts(run_dir):
+        points = []
+        for path in sorted(glob.glob(os.path.join(part, 'metric-*.txt'))):
+            with open(path, encoding='utf-8', errors='replace') as f:
+                for line in f:
+                    network, values = experiments.parse_metric_line(line)
+                    snapshot = _SNAPSHOT.search(network or '')
+                    if snapshot and result in values:
+                        points.append((int(snapshot.group(1)), values[result]))
+        ticks = _read_log_ticks(part) if os.path.isfile(os.path.join(part, 'log.txt')) else []
+        parts.append((ticks[0][0] if ticks else None, sorted(set(points))))
+    return _joined(parts)
 
 
 def first_reaching(ticks, accuracy):
@@ -104,9 +119,14 @@ def summary_over_runs(run_dirs, results, accuracy=0.95):
 
 
 def plot(runs, out_png, result, title=None):
-    """Tick bit accuracy (thin) and the snapshot metric (markers) against kimg, one colour per run.
+    """Writes curves_png(runs, result, title) to out_png through a temporary file."""
+    util.atomic_write_bytes(out_png, curves_png(runs, result, title))
 
-    runs: [(label, run_dir)]. Writes out_png through a temporary file.
+
+def curves_png(runs, result, title=None):
+    """Tick bit accuracy (thin) and the snapshot metric (markers) against kimg, one colour per run: PNG bytes.
+
+    runs: [(label, run_dir)].
     """
     import matplotlib  # noqa: E402  (only plotting needs it)
     matplotlib.use('Agg')
@@ -127,8 +147,9 @@ def plot(runs, out_png, result, title=None):
     ax.set_ylabel('bit accuracy')
     ax.set_ylim(0.45, 1.0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc='lower right')
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc='lower right')
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    util.atomic_write_bytes(out_png, util.figure_png_bytes(fig))
+    return util.figure_png_bytes(fig)
