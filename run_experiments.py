@@ -9,6 +9,7 @@ run_metrics.py, and rewrites the tables: cpu-scale tables fill in over several s
   python run_experiments.py --list
   python run_experiments.py table1 --scale=cpu --dry-run
   python run_experiments.py table1 --scale=cpu --jobs=2     # two runs at once, one per core
+  python run_experiments.py all --scale=cpu --jobs=2        # every experiment's runs in one queue
   python run_experiments.py figure4 --scale=paper --data-dir=datasets
 """
 
@@ -30,8 +31,9 @@ _fail = functools.partial(cli.fail, 'run_experiments')
 def build_parser():
     parser = cli.ArgumentParser(prog='run_experiments.py', error_name='run_experiments', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('experiment', nargs='?', choices=list(experiments.EXPERIMENTS), metavar='EXPERIMENT',
-                        help='one of %s' % ', '.join(experiments.EXPERIMENTS))
+    parser.add_argument('experiment', nargs='?', choices=list(experiments.EXPERIMENTS) + ['all'], metavar='EXPERIMENT',
+                        help='one of %s, or all (their runs in one queue, then every table)'
+                             % ', '.join(experiments.EXPERIMENTS))
     parser.add_argument('--scale', default='cpu', choices=list(experiments.SCALES),
                         help='paper: the paper\'s configurations (GPUs); cpu: the README quick start on demo32 '
                              '(default: %(default)s)')
@@ -161,12 +163,25 @@ def main(argv=None):
     if args.bottom_line_n < 2:
         _fail('--bottom-line-n must be at least 2', 2)
     fid = fid_available(args.inception)
-    planned = functools.partial(experiments.plan, args.experiment, args.scale, args.result_dir, args.seed, fid,
-                                args.data_dir, args.inception, args.runs)
+    names = list(experiments.EXPERIMENTS) if args.experiment == 'all' else [args.experiment]
+
+    def planned(experiment):
+        return experiments.plan(experiment, args.scale, args.result_dir, args.seed, fid, args.data_dir,
+                                args.inception, args.runs)
+
+    def queue():
+        """Every distinct run of the experiments once, in their order."""
+        runs = {}
+        for experiment in names:
+            for run in planned(experiment):
+                runs.setdefault(run.root, run)
+        return list(runs.values())
+
     try:
-        runs = planned()
+        experiments.check_runs(names, args.scale, args.runs)
     except experiments.ExperimentError as error:
         _fail(str(error), 2)
+    runs = queue()
     out_dir = os.path.join(args.result_dir, args.scale)
     train = [(run.name, run.command, os.path.join(run.root, 'driver-log.txt')) for run in runs if run.command]
     evaluate = evaluations(runs, args, fid)
@@ -182,7 +197,8 @@ def main(argv=None):
             print('$ ' + shlex.join(demo))
         for index, (_, command, _) in enumerate(train + evaluate):
             print('$ ' + shlex.join(pinned(command, index % args.jobs, args.jobs)))
-        print('tables: %s' % os.path.join(out_dir, args.experiment + '.{md,csv}'))
+        for experiment in names:
+            print('tables: %s' % os.path.join(out_dir, experiment + '.{md,csv}'))
         return 0
 
     failed = []
@@ -190,18 +206,18 @@ def main(argv=None):
         if demo and subprocess.call(demo):
             _fail('could not make the demo data set: %s' % shlex.join(demo))
         failed = run_pool(train, args.jobs)
-        runs = planned()
-        failed += run_pool(evaluations(runs, args, fid), args.jobs)
-    lines = None
-    if args.experiment == 'figure4':
-        lines = experiment_report.bottom_lines(os.path.join(args.result_dir, 'bottom-line.json'), args.bottom_line_n)
-    for path in experiment_report.write_report(args.experiment, args.scale, runs, out_dir, fid, lines,
-                                               args.bottom_line_n):
-        print('wrote %s' % path)
+        failed += run_pool(evaluations(queue(), args, fid), args.jobs)
+    for experiment in names:
+        lines = None
+        if experiment == 'figure4':
+            lines = experiment_report.bottom_lines(os.path.join(args.result_dir, 'bottom-line.json'),
+                                                   args.bottom_line_n)
+        for path in experiment_report.write_report(experiment, args.scale, planned(experiment), out_dir, fid, lines,
+                                                   args.bottom_line_n):
+            print('wrote %s' % path)
     if failed:
         _fail('%d run(s) failed: %s (see driver-log.txt in their folders)' % (len(failed), ', '.join(failed)))
     return 0
-
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -140,7 +140,8 @@ def test_several_seeds_plan_a_run_per_seed_and_train_only_the_runs_named(fake_ru
     assert '--seed=1001' in trained['ours-seed1001']
     assert '--result-dir=' + os.path.join(fake_runs, 'cpu', 'ours-seed1001') in trained['ours-seed1001']
     with pytest.raises(experiments.ExperimentError, match='table1 has no run fpset-10 '):
-        experiments.plan('table1', 'cpu', fake_runs, only=['ours', 'fpset-10'])
+        experiments.check_runs(['table1'], 'cpu', ['ours', 'fpset-10'])
+    experiments.check_runs(['table1', 'table2'], 'cpu', ['ours', 'fpset-10'])
 
 
 def test_tables_over_seeds_give_median_and_range(fake_runs):
@@ -225,6 +226,7 @@ def test_bottom_lines_are_cached(tmp_path):
     (['table1', '--seed=1000,1000'], 'a seed given twice'),
     (['table1', '--seed=1000,x'], 'seeds are integers'),
     (['table1', '--runs=ours,nope', '--dry-run'], 'table1 has no run nope'),
+    (['all', '--runs=nope', '--dry-run'], 'table1, table2, table4, figure4 have no run nope'),
 ])
 def test_bad_names_are_refused_in_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -248,6 +250,22 @@ def test_dry_run_prints_the_commands_and_writes_nothing(fake_runs, capsys):
                                                                             ['taskset', '-c', '1']]
     assert '--resume-pkl=' in [c for c in training if '--variant=I ' in c][0]
     assert sorted(os.walk(fake_runs)) == before
+
+
+def test_all_queues_every_distinct_run_once_and_writes_every_table(fake_runs, capsys):
+    assert run_experiments.main(['all', '--dry-run', '--result-dir=' + fake_runs, '--data-dir=' + fake_runs,
+                                 '--inception=/nonexistent.pkl']) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == 'all at cpu scale: 18 runs, FID not measured (no Inception network)'
+    assert sum(line.startswith('ours ') for line in out) == 1 and 'bits-512     not started' in out
+    assert len([line for line in out if line.startswith('$ ') and 'run_training.py' in line]) == 17
+    assert [line for line in out if line.startswith('tables: ')] == [
+        'tables: %s' % os.path.join(fake_runs, 'cpu', name + '.{md,csv}')
+        for name in ('table1', 'table2', 'table4', 'figure4')]
+    assert run_experiments.main(['all', '--report-only', '--result-dir=' + fake_runs, '--data-dir=' + fake_runs,
+                                 '--inception=/nonexistent.pkl', '--bottom-line-n=50']) == 0
+    for name in ('table1', 'table2', 'table4', 'figure4'):
+        assert os.path.isfile(os.path.join(fake_runs, 'cpu', name + '.md'))
 
 
 def test_list(capsys):

@@ -211,6 +211,16 @@ def run_names(experiment, scale):
     return names
 
 
+def check_runs(experiment_names, scale, only):
+    """Refuses run names (--runs) that none of the experiments has."""
+    known = [name for experiment in experiment_names for name in run_names(experiment, scale)]
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise ExperimentError('%s %s no run %s (runs: %s)' % (
+            ', '.join(experiment_names), 'have' if len(experiment_names) > 1 else 'has', ', '.join(unknown),
+            ', '.join(dict.fromkeys(known))))
+
+
 def run_root(result_dir, scale, name, seed):
     """A run's folder: <scale>/<name> for the default seed, <scale>/<name>-seed<N> for another."""
     return os.path.join(result_dir, scale, name if seed == DEFAULT_SEED else '%s-seed%d' % (name, seed))
@@ -227,13 +237,9 @@ def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_d
          only=None):
     """The runs of an experiment: one EasyDict per distinct (run, seed), seed by seed in row order, with its
     state, its flags, the command that advances it (None when done, or when `only` names other runs) and the
-    rows it fills.
+    rows it fills. Names in `only` are checked by check_runs.
     """
     check_name(experiment, scale)
-    unknown = sorted(set(only or ()) - set(run_names(experiment, scale)))
-    if unknown:
-        raise ExperimentError('%s has no run %s (its runs: %s)' % (
-            experiment, ', '.join(unknown), ', '.join(run_names(experiment, scale))))
     runs = {}
     for seed in seeds:
         for label, name, extra, paper in EXPERIMENTS[experiment].rows(SCALES[scale]):
