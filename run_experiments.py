@@ -219,5 +219,6 @@ def main(argv=None):
         _fail('%d run(s) failed: %s (see driver-log.txt in their folders)' % (len(failed), ', '.join(failed)))
     return 0
 
+
 if __name__ == '__main__':
     sys.exit(main())

@@ -39,6 +39,10 @@ def _format(column, value):
     return '%.3f' % value
 
 
+def _seeds(runs):
+    return sorted({run.seed for run in runs})
+
+
 def _cell(row, column):
     """A table cell: the value, with its range over seeds when more than one seed gave it."""
     text = _format(column, row.get(column))
@@ -68,7 +72,7 @@ def table_rows(experiment, scale, runs, fid):
     for run in runs:
         for label, paper in run.rows:
             by_label.setdefault(label, (paper, []))[1].append(run)
-    several = len({run.seed for run in runs}) > 1
+    several = len(_seeds(runs)) > 1
     rows = []
     for label, (paper, label_runs) in by_label.items():
         def per_seed(text_of):
@@ -93,7 +97,7 @@ def table_rows(experiment, scale, runs, fid):
 def run_curves(runs):
     """[(label, run directories joined by '+')] of the fingerprinted runs that have started, for their learning
     curves; the label is the run's first row, with its seed when the runs have several."""
-    several = len({run.seed for run in runs}) > 1
+    several = len(_seeds(runs)) > 1
     curves = []
     for run in runs:
         curve_dir = experiments.run_curve_dir(run.root)
@@ -216,12 +220,13 @@ def figure4_png(rows, scale, num_fingerprints):
 
 
 def write_report(experiment, scale, runs, out_dir, fid, bottom_line_values=None, num_fingerprints=1000000):
-    """Write <out_dir>/<experiment>.md and .csv (and figure4.png); returns the paths written."""
+    """Write <out_dir>/<experiment>.md and .csv, <experiment>-curves.png (once a run has a log) and figure4.png;
+    returns the paths written."""
     rows = table_rows(experiment, scale, runs, fid)
     notes = []
-    if len({run.seed for run in runs}) > 1:
+    if len(_seeds(runs)) > 1:
         notes.append('Seeds %s: median (min–max) over the seeds whose run gave the number.'
-                     % ', '.join(str(seed) for seed in sorted({run.seed for run in runs})))
+                     % ', '.join(str(seed) for seed in _seeds(runs)))
     if experiment == 'figure4':
         rows = add_bottom_line(rows, bottom_line_values or {})
         notes.append('Bottom line: the largest bit overlap between two of %d random fingerprints (exact); '
