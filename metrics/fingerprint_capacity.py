@@ -27,10 +27,12 @@ def min_pairwise_hamming(codes):
 
     Searching the set for each row's 2 nearest rows, the row itself (distance 0, the least
     possible) takes one of the two places, so the second distance is the row's nearest other
-    row: exact, duplicates included (they give 0).
+    row: exact, duplicates included (they give 0, found before any search).
     """
     import faiss  # pylint: disable=import-outside-toplevel
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if len(np.unique(codes.view(np.dtype((np.void, codes.shape[1]))))) < len(codes):
+        return 0  # a duplicate, found by sorting: short lengths at large N spare the N^2 search
     index = faiss.IndexBinaryFlat(codes.shape[1] * 8)
     index.add(codes)
     distances, _ = index.search(codes, 2)
