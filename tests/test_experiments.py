@@ -196,6 +196,8 @@ def _brute_force_min_distance(codes):
 def test_bottom_line_against_brute_force(num_bits):
     codes = fingerprint_capacity.random_fingerprints(120, num_bits, seed=num_bits)
     assert fingerprint_capacity.min_pairwise_hamming(codes) == _brute_force_min_distance(codes)
+    for block in (1, 7, 119):  # each block against itself and the rows after it: every pair once
+        assert fingerprint_capacity.min_pairwise_hamming(codes, block) == _brute_force_min_distance(codes)
     expected = (num_bits - _brute_force_min_distance(codes)) / num_bits
     assert fingerprint_capacity.bottom_line(num_bits, 120, seed=num_bits) == expected
 
