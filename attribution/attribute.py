@@ -21,6 +21,7 @@ import PIL.Image
 
 from attribution import hamming
 from metrics.fingerprint_accuracy import log_binomial_tail
+from training.dataset import images_to_float_np
 from training.dataset_tool_lib import fit_square, to_8bit
 
 READ_THREADS = 2
@@ -84,7 +85,7 @@ def decoder_shape(E):
 
 def decode_bits(E, images):
     """Fingerprint bits (uint8 0/1 [n, d]) read by E from uint8 NCHW images: bit = logit > 0."""
-    logits = E.run(images.astype(np.float32) / 127.5 - 1.0, None, return_as_list=True)[-1]
+    logits = E.run(images_to_float_np(images), None, return_as_list=True)[-1]
     return (logits > 0).astype(np.uint8)
 
 
