@@ -87,11 +87,7 @@ def list_experiments():
     for name, spec in experiments.EXPERIMENTS.items():
         print('%-8s %s' % (name, spec.title))
         for scale in experiments.SCALES:
-            names = []
-            for _, run, _, _ in spec.rows(experiments.SCALES[scale]):
-                if run not in names:
-                    names.append(run)
-            print('         %-6s runs: %s' % (scale, ', '.join(names)))
+            print('         %-6s runs: %s' % (scale, ', '.join(experiments.run_names(name, scale))))
     for scale, spec in experiments.SCALES.items():
         print('scale %-6s %s' % (scale, spec.about))
 
