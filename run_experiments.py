@@ -179,7 +179,8 @@ def main(argv=None):
         _fail(str(error), 2)
     runs = queue()
     out_dir = os.path.join(args.result_dir, args.scale)
-    train = [(run.name, run.command, os.path.join(run.root, 'driver-log.txt')) for run in runs if run.command]
+    train = [(run.name + (' (resuming at %g kimg)' % run.state['kimg'] if run.state['status'] == 'resume' else ''),
+              run.command, os.path.join(run.root, 'driver-log.txt')) for run in runs if run.command]
     evaluate = evaluations(runs, args, fid)
     demo = demo_command(args) if train else None
 
