@@ -132,23 +132,26 @@ def curves_png(runs, result, title=None):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # noqa: E402
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=110)
+    metric = result.replace('_watermark_bit_accuracy', '')
     for index, (label, run_dir) in enumerate(runs):
         colour = 'C%d' % index
         ticks = [(kimg, acc) for kimg, _sec, acc in read_ticks(run_dir) if acc is not None]
-        if ticks:
-            ax.plot(*zip(*ticks), color=colour, linewidth=0.8, alpha=0.6, label='%s: tick bit accuracy' % label)
         points = read_snapshot_metric(run_dir, result)
+        if ticks:  # one legend entry per run: on its snapshot metric, or its ticks until it has one
+            ax.plot(*zip(*ticks), color=colour, linewidth=0.8, alpha=0.6, label=None if points else label)
         if points:
-            ax.plot(*zip(*points), color=colour, marker='o', markersize=3, linewidth=1.5,
-                    label='%s: %s' % (label, result.replace('_watermark_bit_accuracy', '')))
+            ax.plot(*zip(*points), color=colour, marker='o', markersize=3, linewidth=1.5, label=label)
+    if runs:
+        ax.plot([], [], color='grey', linewidth=0.8, alpha=0.6, label='(thin: tick bit accuracy)')
+        ax.plot([], [], color='grey', marker='o', markersize=3, linewidth=1.5, label='(markers: %s)' % metric)
     ax.axhline(0.95, color='grey', linestyle=':', linewidth=1)
     ax.set_xlabel('kimg')
     ax.set_ylabel('bit accuracy')
     ax.set_ylim(0.45, 1.0)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc='lower right')
+        ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
