@@ -17,11 +17,13 @@ import argparse
 import functools
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 
 from dnnlib import cli
+from dnnlib import util
 from training import experiment_report
 from training import experiments
 
@@ -120,6 +122,7 @@ def run_pool(tasks, jobs):
     """Run (name, command, log path) tasks, at most `jobs` at once, each on its own core when jobs > 1.
     Returns the names of the tasks that failed."""
     pending, running, failed = list(tasks), {}, []
+    termination = util.TerminationSignal()
     try:
         while pending or running:
             free = [slot for slot in range(jobs) if slot not in running]
@@ -139,11 +142,17 @@ def run_pool(tasks, jobs):
                     if process.returncode:
                         failed.append(name)
                     del running[slot]
-    except KeyboardInterrupt:
-        # The runs got the interrupt too and write a snapshot; wait for them so the next call resumes from it.
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C reaches the runs too; a SIGTERM is passed on. They write a snapshot: wait for them, so that
+        # the next call resumes from it.
+        termination.hold()
         for _, process in running.values():
+            if interrupt.args == ('SIGTERM',):
+                process.send_signal(signal.SIGTERM)
             process.wait()
         raise
+    finally:
+        termination.restore()
     return failed
 
 
@@ -202,8 +211,12 @@ def main(argv=None):
     if not args.report_only:
         if demo and subprocess.call(demo):
             _fail('could not make the demo data set: %s' % shlex.join(demo))
-        failed = run_pool(train, args.jobs)
-        failed += run_pool(evaluations(queue(), args, fid), args.jobs)
+        try:
+            failed = run_pool(train, args.jobs)
+            failed += run_pool(evaluations(queue(), args, fid), args.jobs)
+        except KeyboardInterrupt:
+            print('Interrupted: the runs stopped at a snapshot; the same command resumes them.', file=sys.stderr)
+            return 130
     for experiment in names:
         lines = None
         if experiment == 'figure4':

@@ -7,8 +7,10 @@ import importlib
 import io
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import types
 import urllib.error
 import urllib.request
@@ -73,6 +75,30 @@ class Logger:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+class TerminationSignal:
+    """From its creation to restore(), SIGTERM (a scheduler's stop, `kill PID`) raises KeyboardInterrupt('SIGTERM')
+    as Ctrl-C does, so long work can end cleanly (a training run writes a snapshot). SIGINT is left alone: a
+    process that a script starts in the background ignores it, as the shell intends."""
+
+    def __init__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._interrupt)
+
+    @staticmethod
+    def _interrupt(_signum, _frame):
+        raise KeyboardInterrupt('SIGTERM')
+
+    def hold(self):
+        """Ignore SIGTERM until restore() (while the interrupted run writes its snapshot)."""
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def restore(self):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 def format_time(seconds):

@@ -4,6 +4,8 @@ import csv
 import itertools
 import json
 import os
+import signal
+import sys
 
 import numpy as np
 import pytest
@@ -274,3 +276,16 @@ def test_list(capsys):
     assert run_experiments.main(['--list']) == 0
     out = capsys.readouterr().out
     assert 'table2' in out and 'fpset-100k' in out and 'res-128' in out and 'scale cpu' in out
+
+
+def test_a_terminated_driver_passes_sigterm_on_and_waits(tmp_path):
+    marker = tmp_path / 'stopped'
+    child = ('import os, signal, sys, time\n'
+             'signal.signal(signal.SIGTERM, lambda *_: (open(sys.argv[1], "w").write("x"), sys.exit(3)))\n'
+             'os.kill(os.getppid(), signal.SIGTERM)\n'
+             'time.sleep(60)\n')
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiments.run_pool([('run', [sys.executable, '-c', child, str(marker)], str(tmp_path / 'log.txt'))], 1)
+    assert marker.read_text() == 'x'  # the run got the SIGTERM, and the pool waited for it
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -93,23 +93,30 @@ def test_cli_errors_are_one_line(data_dir, tmp_path):
     assert not os.listdir(tmp_path)
 
 
-def test_killed_run_resumes_at_the_right_kimg(data_dir, tmp_path):
+def test_terminated_run_writes_a_snapshot_and_resumes_at_the_right_kimg(data_dir, tmp_path):
     results = tmp_path / 'results'
     args = ['--data-dir', data_dir, '--dataset', 'demo8', '--result-dir', str(results), '--total-kimg=100',
             '--kimg-per-tick=1', '--snapshot-ticks=1'] + TINY
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run_training.py')] + args, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(tmp_path / 'out.txt', 'w') as out:
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'run_training.py')] + args, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 240
         while time.time() < deadline and not glob.glob(str(results / '*' / 'network-snapshot-000001.json')):
             time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)  # as a scheduler stops a job: the run writes a snapshot and exits
+        returncode = proc.wait(timeout=120)
     finally:
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()
         proc.wait()
-    snapshots = glob.glob(str(results / '*' / 'network-snapshot-000001.pkl'))
-    assert snapshots, 'no snapshot within the time limit'
+    output = (tmp_path / 'out.txt').read_text()
+    assert returncode == 130 and 'Interrupted by SIGTERM at' in output, output[-2000:]
+    saved = output.split('Saved ')[-1].splitlines()[0]
+    assert os.path.isfile(saved) and os.path.isfile(saved[:-len('.pkl')] + '.json')
     result = _run(['--data-dir', data_dir, '--dataset', 'demo8', '--result-dir', str(results), '--total-kimg=2',
-                   '--kimg-per-tick=1', '--snapshot-ticks=1', '--resume-pkl', snapshots[0]] + TINY, timeout=600)
+                   '--kimg-per-tick=1', '--snapshot-ticks=1',
+                   '--resume-pkl', glob.glob(str(results / '*' / 'network-snapshot-000001.pkl'))[0]] + TINY,
+                  timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     ticks = [line for line in result.stdout.splitlines() if line.startswith('tick ')]
     assert ticks and ticks[0].split()[1:4:2] == ['2', '2.0'], ticks

@@ -1,6 +1,8 @@
 """dnnlib.util: EasyDict, time formatting, ranges, objects by name, open_url with its cache."""
 
 import os
+import signal
+import time
 
 import pytest
 
@@ -87,3 +89,16 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     util.atomic_write_bytes(str(path), b'one')
     util.atomic_write_bytes(str(path), b'two')
     assert path.read_bytes() == b'two' and os.listdir(path.parent) == ['out.txt']
+
+
+def test_termination_signal_interrupts_until_restored():
+    before = signal.getsignal(signal.SIGTERM)
+    termination = util.TerminationSignal()
+    with pytest.raises(KeyboardInterrupt) as raised:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs here, in the main thread
+    assert raised.value.args == ('SIGTERM',)
+    termination.hold()
+    os.kill(os.getpid(), signal.SIGTERM)  # ignored while held
+    termination.restore()
+    assert signal.getsignal(signal.SIGTERM) == before

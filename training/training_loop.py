@@ -321,6 +321,7 @@ def training_loop(
                  'consistency_ramp_start_nimg': consistency.ramp_start_nimg}
         return save_snapshot(run_dir, (E, G, D, Gs), state)
 
+    termination = dnnlib.util.TerminationSignal()
     try:
         while cur_nimg < total_kimg * 1000:
             feed[decouple_weight_in] = consistency.weight(cur_nimg)
@@ -368,10 +369,14 @@ def training_loop(
             maintenance_time = time.time() - maintenance_start
             tick_start_nimg = cur_nimg
             tick_start_time = time.time()
-    except KeyboardInterrupt:
-        print('\nInterrupted at %.1f kimg: writing a snapshot...' % (cur_nimg / 1000.0), flush=True)
+    except KeyboardInterrupt as interrupt:
+        termination.hold()
+        print('\nInterrupted%s at %.1f kimg: writing a snapshot...' % (
+            ' by %s' % interrupt.args[0] if interrupt.args else '', cur_nimg / 1000.0), flush=True)
         print('Saved %s' % snapshot())
         raise
+    finally:
+        termination.restore()
 
     final = os.path.join(run_dir, 'network-final.pkl')
     misc.save_pkl((E, G, D, Gs), final)
