@@ -40,7 +40,9 @@ def test_tiny_run_writes_every_output(tf_session, data_dir, tmp_path):
     names = set(os.listdir(tmp_path))
     for kind in ('fakes-arbitrary', 'fakes-latents-same', 'fakes-watermarks-same'):
         assert kind + '-init.png' in names and kind + '-000000.png' in names
-    assert {'reals.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.json', 'network-final.pkl'} <= names
+    assert {'reals.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.json', 'network-final.pkl',
+            'network-final.json'} <= names
+    assert training_loop.load_progress(final)['cur_nimg'] == 64  # resuming from the final network continues at 64
     assert glob.glob(str(tmp_path / 'events.out.tfevents.*'))
     assert final == str(tmp_path / 'network-final.pkl')
     with open(tmp_path / 'network-snapshot-000000.json') as f:

@@ -92,8 +92,13 @@ def save_snapshot(run_dir, networks, progress):
     name = snapshot_name(progress['cur_nimg'] // 1000)
     path = os.path.join(run_dir, name + '.pkl')
     misc.save_pkl(networks, path)
-    dnnlib.util.atomic_write_bytes(os.path.join(run_dir, name + '.json'), json.dumps(progress, indent=1).encode())
+    save_progress(path, progress)
     return path
+
+
+def save_progress(pkl_path, progress):
+    """The progress .json beside a network pickle, which load_progress reads when a run resumes from it."""
+    dnnlib.util.atomic_write_bytes(os.path.splitext(pkl_path)[0] + '.json', json.dumps(progress, indent=1).encode())
 
 
 class SnapshotGrids:
@@ -316,10 +321,12 @@ def training_loop(
     last_snapshot = resume_pkl
     feed = {graph.lrate_in: lrate}
 
+    def progress_now():
+        return {'cur_nimg': cur_nimg, 'cur_tick': cur_tick, 'total_time': time.time() - start_time,
+                'consistency_ramp_start_nimg': consistency.ramp_start_nimg}
+
     def snapshot():
-        state = {'cur_nimg': cur_nimg, 'cur_tick': cur_tick, 'total_time': time.time() - start_time,
-                 'consistency_ramp_start_nimg': consistency.ramp_start_nimg}
-        return save_snapshot(run_dir, (E, G, D, Gs), state)
+        return save_snapshot(run_dir, (E, G, D, Gs), progress_now())
 
     termination = dnnlib.util.TerminationSignal()
     try:
@@ -380,6 +387,7 @@ def training_loop(
 
     final = os.path.join(run_dir, 'network-final.pkl')
     misc.save_pkl((E, G, D, Gs), final)
+    save_progress(final, progress_now())  # so that --resume-pkl=network-final.pkl continues the kimg count
     summary_log.close()
     print('Done: %s' % final)
     return final
