@@ -45,7 +45,7 @@ def read_ticks(run_dir):
     return _joined([(ticks[0][0] if ticks else None, ticks) for ticks in parts])
 
 
-def _read_log_ticks(run_dir):
+def _read_log_ticks(run_dir, first_only=False):
     path = os.path.join(run_dir, 'log.txt')
     if not os.path.isfile(path):
         raise CurveError('%s: no log.txt (not a training run directory?)' % run_dir)
@@ -56,6 +56,8 @@ def _read_log_ticks(run_dir):
             if match:
                 acc = match.group('acc')
                 ticks.append((float(match.group('kimg')), float(match.group('sec')), float(acc) if acc else None))
+                if first_only:
+                    break
     return ticks
 
 
@@ -71,7 +73,7 @@ def read_snapshot_metric(run_dir, result):
                     snapshot = _SNAPSHOT.search(network or '')
                     if snapshot and result in values:
                         points.append((int(snapshot.group(1)), values[result]))
-        ticks = _read_log_ticks(part) if os.path.isfile(os.path.join(part, 'log.txt')) else []
+        ticks = _read_log_ticks(part, first_only=True) if os.path.isfile(os.path.join(part, 'log.txt')) else []
         parts.append((ticks[0][0] if ticks else None, sorted(set(points))))
     return _joined(parts)
 
