@@ -147,7 +147,7 @@ def run_pool(tasks, jobs):
         # the next call resumes from it.
         termination.hold()
         for _, process in running.values():
-            if interrupt.args == ('SIGTERM',):
+            if isinstance(interrupt, util.Terminated):
                 process.send_signal(signal.SIGTERM)
             process.wait()
         raise

@@ -77,9 +77,13 @@ class Logger:
             self.file = None
 
 
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM while a TerminationSignal is in effect: handled wherever Ctrl-C is, and told apart from it."""
+
+
 class TerminationSignal:
-    """From its creation to restore(), SIGTERM (a scheduler's stop, `kill PID`) raises KeyboardInterrupt('SIGTERM')
-    as Ctrl-C does, so long work can end cleanly (a training run writes a snapshot). SIGINT is left alone: a
+    """From its creation to restore(), SIGTERM (a scheduler's stop, `kill PID`) raises Terminated('SIGTERM'),
+    a KeyboardInterrupt as Ctrl-C's is, so long work can end cleanly (a training run writes a snapshot). SIGINT is left alone: a
     process that a script starts in the background ignores it, as the shell intends."""
 
     def __init__(self):
@@ -89,7 +93,7 @@ class TerminationSignal:
 
     @staticmethod
     def _interrupt(_signum, _frame):
-        raise KeyboardInterrupt('SIGTERM')
+        raise Terminated('SIGTERM')
 
     def hold(self):
         """Ignore SIGTERM until restore() (while the interrupted run writes its snapshot)."""
