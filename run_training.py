@@ -106,7 +106,14 @@ def build_parser():
                        help='consistency weight from --consistency-late-kimg on: a second raise once the bits are '
                             'read, which makes the copies look alike (default: off)')
     group.add_argument('--consistency-late-kimg', type=float, default=None,
-                       help='kimg from which --consistency-late-weight applies')
+                       help='kimg from which --consistency-late-weight or --consistency-late-target-share applies')
+    group.add_argument('--consistency-target-share', type=float, default=None,
+                       help='steer the consistency weight by the fingerprint share of Gs, measured every tick on '
+                            'fixed pairs: it starts at --decoupleL2-weight and falls (never rises above it) while the '
+                            'share is below this target (default: off, a fixed schedule)')
+    group.add_argument('--consistency-late-target-share', type=float, default=None,
+                       help='with --consistency-target-share: from --consistency-late-kimg on, steer the weight up '
+                            'or down to this share, which makes the copies look alike')
     group.add_argument('--diversity-weight', type=float, default=0.0,
                        help='weight of the z-diversity floor: G is penalised when images that differ only in z '
                             'differ by less than --diversity-floor (default: 0, off, as the paper)')
@@ -132,10 +139,7 @@ def make_config(args):
     if args.num_gpus < 1:
         raise ValueError('--num-gpus must be at least 1')
     minibatch = args.minibatch or 8 * args.num_gpus
-    if args.consistency_initial_weight and args.consistency_start_accuracy is None:
-        raise ValueError('--consistency-initial-weight needs --consistency-start-accuracy')
-    if (args.consistency_late_weight is None) != (args.consistency_late_kimg is None):
-        raise ValueError('--consistency-late-weight and --consistency-late-kimg go together')
+    _check_consistency(args)
     if args.diversity_weight and (args.diversity_floor <= 0 or (args.minibatch_gpu or minibatch // args.num_gpus) < 2):
         raise ValueError('--diversity-weight needs --diversity-floor > 0 and at least 2 images per device')
     sizes = dict(fmap_base=args.fmap_base, fmap_max=args.fmap_max)
@@ -178,8 +182,34 @@ def make_config(args):
         fingerprint_set_size=args.fingerprint_set_size, consistency_start_accuracy=args.consistency_start_accuracy,
         consistency_ramp_kimg=args.consistency_ramp_kimg, consistency_initial_weight=args.consistency_initial_weight,
         consistency_late_weight=args.consistency_late_weight, consistency_late_kimg=args.consistency_late_kimg or 0.0,
+        consistency_target_share=args.consistency_target_share,
+        consistency_late_target_share=args.consistency_late_target_share,
         resume_pkl=args.resume_pkl, resume_trust_source=args.trust_pickle_source, seed=args.seed,
         precision=args.precision)
+
+
+def _check_consistency(args):
+    """The consistency options: a fixed schedule or the share controller, each with its late stage."""
+    if args.consistency_initial_weight and args.consistency_start_accuracy is None:
+        raise ValueError('--consistency-initial-weight needs --consistency-start-accuracy')
+    late = [flag for flag, value in (('--consistency-late-weight', args.consistency_late_weight),
+                                     ('--consistency-late-target-share', args.consistency_late_target_share))
+            if value is not None]
+    if len(late) > 1:
+        raise ValueError('--consistency-late-weight and --consistency-late-target-share exclude each other')
+    if bool(late) != (args.consistency_late_kimg is not None):
+        raise ValueError('%s and --consistency-late-kimg go together' % (late[0] if late else 'a late weight or share'))
+    if args.consistency_target_share is None:
+        if args.consistency_late_target_share is not None:
+            raise ValueError('--consistency-late-target-share needs --consistency-target-share')
+        return
+    if args.consistency_start_accuracy is not None or args.consistency_late_weight is not None:
+        raise ValueError('--consistency-target-share steers the weight itself: drop --consistency-start-accuracy '
+                         'and --consistency-late-weight')
+    if args.consistency_target_share <= 0 or (args.consistency_late_target_share or 1) <= 0:
+        raise ValueError('a target fingerprint share must be positive')
+    if args.no_fingerprint:
+        raise ValueError('--no-fingerprint has no fingerprint share to steer by: drop --consistency-target-share')
 
 
 def _check_plain(args, metrics):

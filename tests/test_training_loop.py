@@ -126,29 +126,6 @@ def test_terminated_run_writes_a_snapshot_and_resumes_at_the_right_kimg(data_dir
     assert os.path.isfile(os.path.join(resumed, 'network-snapshot-000002.pkl'))
 
 
-def test_consistency_schedule():
-    constant = training_loop.ConsistencySchedule(2.0)
-    assert constant.weight(0) == constant.weight(10 ** 6) == 2.0
-    ramp = training_loop.ConsistencySchedule(2.0, start_accuracy=0.9, ramp_kimg=4)
-    ramp.update(1000, 0.80)
-    assert ramp.weight(1000) == 0.0 and ramp.ramp_start_nimg is None
-    ramp.update(2000, 0.93)
-    assert ramp.ramp_start_nimg == 2000
-    assert ramp.weight(4000) == pytest.approx(1.0) and ramp.weight(10000) == 2.0
-    ramp.update(3000, 0.5)  # the ramp, once started, does not restart
-    assert ramp.ramp_start_nimg == 2000
-    resumed = training_loop.ConsistencySchedule(2.0, 0.9, 4, ramp_start_nimg=2000)
-    assert resumed.weight(4000) == ramp.weight(4000)
-    raised = training_loop.ConsistencySchedule(10.0, start_accuracy=0.8, ramp_kimg=4, initial=2.0)
-    assert raised.weight(0) == 2.0
-    raised.update(5000, 0.85)
-    assert raised.weight(7000) == pytest.approx(6.0) and raised.weight(9000) == 10.0
-    late = training_loop.ConsistencySchedule(10.0, start_accuracy=0.8, initial=2.0, late_weight=40.0, late_kimg=8)
-    assert late.weight(7999) == 2.0 and late.weight(8000) == 40.0  # from late_kimg on, whatever the accuracy
-    late.update(1000, 0.9)
-    assert late.weight(7999) == 10.0 and late.weight(10 ** 6) == 40.0
-
-
 def test_learning_flags_reach_the_networks_and_the_loop(tmp_path):
     defaults = _config(str(tmp_path), str(tmp_path))
     assert defaults['G_args'].mapping_layers == 8 and defaults['E_args'].lrmul == 1.0

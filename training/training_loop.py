@@ -13,6 +13,7 @@ import tensorflow as tf
 import dnnlib
 import dnnlib.tflib as tflib
 from dnnlib.tflib.autosummary import autosummary, save_summaries
+from training import consistency as consistency_lib
 from training import dataset as dataset_lib
 from training import loss as loss_lib
 from training.images import save_image_grid
@@ -23,54 +24,6 @@ tfv1 = tf.compat.v1
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
-
-
-class ConsistencySchedule:
-    """Weight of the consistency loss over training.
-
-    Without `start_accuracy` it is `target` throughout (the paper). With it,
-    the weight is `initial` until the decoder's bit accuracy of a tick reaches
-    `start_accuracy`, then moves linearly to `target` over `ramp_kimg`: the
-    decoder first learns to read the fingerprint while the generator may show
-    it plainly, then the generator learns to make it invisible. With
-    `late_weight`, the weight is `late_weight` from `late_kimg` on: a second
-    raise once the bits are read well, which removes the copies' colour cast.
-    """
-
-    def __init__(self, target, start_accuracy=None, ramp_kimg=0.0, ramp_start_nimg=None, initial=0.0,
-                 late_weight=None, late_kimg=0.0):
-        self.target = float(target)
-        self.start_accuracy = start_accuracy
-        self.ramp_kimg = float(ramp_kimg)
-        self.ramp_start_nimg = ramp_start_nimg
-        self.initial = float(initial)
-        self.late_weight = late_weight
-        self.late_kimg = float(late_kimg)
-        self.late_announced = False
-
-    def _late(self, cur_nimg):
-        return self.late_weight is not None and cur_nimg >= self.late_kimg * 1000
-
-    def weight(self, cur_nimg):
-        if self._late(cur_nimg):
-            return float(self.late_weight)
-        if self.start_accuracy is None:
-            return self.target
-        if self.ramp_start_nimg is None:
-            return self.initial
-        if self.ramp_kimg <= 0:
-            return self.target
-        progress = min(1.0, (cur_nimg - self.ramp_start_nimg) / (self.ramp_kimg * 1000.0))
-        return self.initial + (self.target - self.initial) * progress
-
-    def update(self, cur_nimg, bit_accuracy):
-        if self._late(cur_nimg) and not self.late_announced:
-            self.late_announced = True
-            print('%.1f kimg: the consistency weight is %g from here on' % (cur_nimg / 1000.0, self.late_weight))
-        if self.start_accuracy is not None and self.ramp_start_nimg is None and bit_accuracy >= self.start_accuracy:
-            self.ramp_start_nimg = cur_nimg
-            print('Bit accuracy %.4f reached %.2f at %.1f kimg: the consistency weight goes from %g to %g over %g kimg'
-                  % (bit_accuracy, self.start_accuracy, cur_nimg / 1000.0, self.initial, self.target, self.ramp_kimg))
 
 
 def snapshot_name(kimg):
@@ -255,6 +208,8 @@ def training_loop(
         consistency_initial_weight=0.0,
         consistency_late_weight=None,
         consistency_late_kimg=0.0,
+        consistency_target_share=None,
+        consistency_late_target_share=None,
         resume_pkl=None,
         resume_trust_source=False,
         seed=1000,
@@ -292,9 +247,12 @@ def training_loop(
     if resume_pkl is None:
         grids.save(Gs, run_dir, 'init', minibatch_gpu)
 
-    consistency = ConsistencySchedule(G_loss_args.get('decoupleL2_weight', 2.0), consistency_start_accuracy,
-                                      consistency_ramp_kimg, progress.get('consistency_ramp_start_nimg'),
-                                      consistency_initial_weight, consistency_late_weight, consistency_late_kimg)
+    consistency = consistency_lib.make_schedule(
+        G_loss_args.get('decoupleL2_weight', 2.0), progress, consistency_start_accuracy, consistency_ramp_kimg,
+        consistency_initial_weight, consistency_late_weight, consistency_late_kimg, consistency_target_share,
+        consistency_late_target_share)
+    share_probe = consistency_lib.ShareProbe(training_set, latent_size, watermark_size) \
+        if consistency.measures_share else None
     print('Building TensorFlow graph...')
     with tfv1.name_scope('Inputs'), tf.device('/cpu:0'):
         decouple_weight_in = tfv1.placeholder(tf.float32, name='decoupleL2_weight_in', shape=[])
@@ -322,8 +280,8 @@ def training_loop(
     feed = {graph.lrate_in: lrate}
 
     def progress_now():
-        return {'cur_nimg': cur_nimg, 'cur_tick': cur_tick, 'total_time': time.time() - start_time,
-                'consistency_ramp_start_nimg': consistency.ramp_start_nimg}
+        return dict({'cur_nimg': cur_nimg, 'cur_tick': cur_tick, 'total_time': time.time() - start_time},
+                    **consistency.state())
 
     def snapshot():
         return save_snapshot(run_dir, (E, G, D, Gs), progress_now())
@@ -352,13 +310,17 @@ def training_loop(
             autosummary('Timing/sec_per_kimg', tick_time / tick_kimg)
             autosummary('Timing/maintenance_sec', maintenance_time)
             autosummary('Schedule/decoupleL2_weight', feed[decouple_weight_in])
+            share = share_probe.measure(Gs, minibatch_gpu) if share_probe else None
+            if share is not None:
+                autosummary('Schedule/fingerprint_share', share)
             stats = save_summaries(summary_log, cur_nimg)
             print('tick %-5d kimg %-8.1f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
-                  'maintenance %-6.1f mem %-5.2f bit_acc %.4f' % (
+                  'maintenance %-6.1f mem %-5.2f bit_acc %.4f%s' % (
                       cur_tick, cur_nimg / 1000.0, minibatch_size, dnnlib.util.format_time(total_time), tick_time,
-                      tick_time / tick_kimg, maintenance_time, _memory_gb(), stats.get('Watermark/bit_accuracy', np.nan)),
+                      tick_time / tick_kimg, maintenance_time, _memory_gb(), stats.get('Watermark/bit_accuracy', np.nan),
+                      '' if share is None else '  lambda4 %-7.3g share %.4f' % (feed[decouple_weight_in], share)),
                   flush=True)
-            consistency.update(cur_nimg, stats.get('Watermark/bit_accuracy', 0.0))
+            consistency.update(cur_nimg, stats.get('Watermark/bit_accuracy', 0.0), share)
             bad = [name for name in ('Loss/G/total', 'Loss/D/total') if not np.isfinite(stats.get(name, 0.0))]
             if bad:
                 raise TrainingDiverged('%s became NaN or infinite at %.1f kimg; the last good snapshot is %s'
