@@ -34,6 +34,9 @@ def build_parser():
                              '(e.g. fingerprint_share_1k_fingerprint_share,fingerprint_share_1k_colour_shift)')
     parser.add_argument('--accuracy', type=float, default=0.95,
                         help='tick bit accuracy whose first tick is reported (default: %(default)s)')
+    parser.add_argument('--share-panel', nargs='?', const='fingerprint_share_1k_fingerprint_share', default=None,
+                        metavar='RESULT', help='add a panel below with this snapshot metric on a log scale (default '
+                                               'when given without a value: %(const)s), beside the target 0.25')
     parser.add_argument('--title', default=None, help='plot title')
     parser.add_argument('--out', default='curves', metavar='PREFIX', help='output path without .png (default: %(default)s)')
     return parser
@@ -51,7 +54,7 @@ def main(argv=None):
         if args.over_runs is not None:
             extra = [result for result in args.over_runs.split(',') if result]
             print(learning_curves.summary_over_runs(args.run_dirs, [args.metric] + extra, args.accuracy))
-        learning_curves.plot(runs, args.out + '.png', args.metric, args.title)
+        learning_curves.plot(runs, args.out + '.png', args.metric, args.title, args.share_panel)
     except (learning_curves.CurveError, OSError) as exc:
         _fail(exc)
     print('Wrote %s.png' % args.out)

@@ -48,6 +48,25 @@ def test_plot_front_writes_png_and_prints_each_run(tmp_path, capsys):
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
+def _png_height(path):
+    with open(path, 'rb') as f:
+        header = f.read(24)
+    assert header[:8] == b'\x89PNG\r\n\x1a\n'
+    return int.from_bytes(header[20:24], 'big')
+
+
+def test_share_panel_adds_the_fingerprint_share_below(tmp_path):
+    a = _run_dir(tmp_path, 'a', [0.5, 0.6], [(2, 0.6)])
+    share = 'fingerprint_share_1k_fingerprint_share'
+    with open(os.path.join(a, 'metric-fingerprint_share_1k.txt'), 'w') as f:
+        f.write('network-snapshot-000002        time 2s           %s 0.4100\n' % share)
+    assert learning_curves.read_snapshot_metric(a, share) == [(2, 0.41)]
+    plain, paneled = str(tmp_path / 'plain'), str(tmp_path / 'paneled')
+    plot_training.main([a, '--out', plain])
+    plot_training.main([a, '--out', paneled, '--share-panel'])
+    assert _png_height(paneled + '.png') > _png_height(plain + '.png')
+
+
 @pytest.mark.parametrize('make_args, message', [
     (lambda a, tmp: [os.path.join(str(tmp), 'missing')], 'no log.txt'),
     (lambda a, tmp: [a, '--labels', 'one,two'], '2 labels for 1 run directories'),

@@ -120,21 +120,27 @@ def summary_over_runs(run_dirs, results, accuracy=0.95):
     return '; '.join(parts)
 
 
-def plot(runs, out_png, result, title=None):
-    """Writes curves_png(runs, result, title) to out_png through a temporary file."""
-    util.atomic_write_bytes(out_png, curves_png(runs, result, title))
+def plot(runs, out_png, result, title=None, share_result=None):
+    """Writes curves_png(runs, result, title, share_result) to out_png through a temporary file."""
+    util.atomic_write_bytes(out_png, curves_png(runs, result, title, share_result))
 
 
-def curves_png(runs, result, title=None):
+def curves_png(runs, result, title=None, share_result=None):
     """Tick bit accuracy (thin) and the snapshot metric (markers) against kimg, one colour per run: PNG bytes.
 
-    runs: [(label, run_dir)].
+    runs: [(label, run_dir)]. With share_result (a snapshot metric such as
+    fingerprint_share_1k_fingerprint_share), a second panel below shows it on a
+    log scale, with the fidelity target 0.25: what the bits cost in fidelity.
     """
     import matplotlib  # noqa: E402  (only plotting needs it)
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # noqa: E402
 
-    fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=110)
+    if share_result:
+        fig, (ax, share_ax) = plt.subplots(2, 1, figsize=(8.5, 6.6), dpi=110, sharex=True,
+                                           gridspec_kw={'height_ratios': [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=110)
     metric = result.replace('_watermark_bit_accuracy', '')
     for index, (label, run_dir) in enumerate(runs):
         colour = 'C%d' % index
@@ -144,14 +150,25 @@ def curves_png(runs, result, title=None):
             ax.plot(*zip(*ticks), color=colour, linewidth=0.8, alpha=0.6, label=None if points else label)
         if points:
             ax.plot(*zip(*points), color=colour, marker='o', markersize=3, linewidth=1.5, label=label)
+        shares = [(kimg, value) for kimg, value in read_snapshot_metric(run_dir, share_result)
+                  if value > 0] if share_result else []
+        if shares:
+            share_ax.plot(*zip(*shares), color=colour, marker='o', markersize=2, linewidth=1.2)
     if runs:
         ax.plot([], [], color='grey', linewidth=0.8, alpha=0.6, label='(thin: tick bit accuracy)')
         ax.plot([], [], color='grey', marker='o', markersize=3, linewidth=1.5, label='(markers: %s)' % metric)
     ax.axhline(0.95, color='grey', linestyle=':', linewidth=1)
-    ax.set_xlabel('kimg')
     ax.set_ylabel('bit accuracy')
     ax.set_ylim(0.45, 1.0)
     ax.grid(alpha=0.3)
+    if share_result:
+        share_ax.set_yscale('log')
+        share_ax.axhline(0.25, color='grey', linestyle=':', linewidth=1)
+        share_ax.set_ylabel(share_result.replace('_fingerprint_share', ' share'), fontsize=8)
+        share_ax.grid(alpha=0.3, which='both')
+        share_ax.set_xlabel('kimg')
+    else:
+        ax.set_xlabel('kimg')
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if title:

@@ -310,6 +310,7 @@ def training_loop(
             autosummary('Timing/sec_per_kimg', tick_time / tick_kimg)
             autosummary('Timing/maintenance_sec', maintenance_time)
             autosummary('Schedule/decoupleL2_weight', feed[decouple_weight_in])
+            maintenance_start = time.time()
             share = share_probe.measure(Gs, minibatch_gpu) if share_probe else None
             if share is not None:
                 autosummary('Schedule/fingerprint_share', share)
@@ -325,7 +326,6 @@ def training_loop(
             if bad:
                 raise TrainingDiverged('%s became NaN or infinite at %.1f kimg; the last good snapshot is %s'
                                        % (' and '.join(bad), cur_nimg / 1000.0, last_snapshot or 'none'))
-            maintenance_start = time.time()
             if image_snapshot_ticks and (cur_tick % image_snapshot_ticks == 0 or done):
                 grids.save(Gs, run_dir, '%06d' % (cur_nimg // 1000), minibatch_gpu)
             if network_snapshot_ticks and (cur_tick % network_snapshot_ticks == 0 or done):
