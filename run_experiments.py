@@ -187,6 +187,11 @@ def main(argv=None):
     except experiments.ExperimentError as error:
         _fail(str(error), 2)
     runs = queue()
+    changed = [run for run in runs if run.changes]
+    if changed:
+        _fail('%d run(s) were started with other flags than this plan gives them: %s; move their folders away to '
+              'train them anew' % (len(changed), '; '.join('%s (%s)' % (run.root, ', '.join(run.changes))
+                                                             for run in changed)))
     out_dir = os.path.join(args.result_dir, args.scale)
     train = [(run.name + (' (resuming at %g kimg)' % run.state['kimg'] if run.state['status'] == 'resume' else ''),
               run.command, os.path.join(run.root, 'driver-log.txt')) for run in runs if run.command]
@@ -211,6 +216,9 @@ def main(argv=None):
     if not args.report_only:
         if demo and subprocess.call(demo):
             _fail('could not make the demo data set: %s' % shlex.join(demo))
+        for run in runs:
+            if run.command:
+                experiments.record_flags(run)
         try:
             failed = run_pool(train, args.jobs)
             failed += run_pool(evaluations(queue(), args, fid), args.jobs)

@@ -272,6 +272,26 @@ def test_all_queues_every_distinct_run_once_and_writes_every_table(fake_runs, ca
         assert os.path.isfile(os.path.join(fake_runs, 'cpu', name + '.md'))
 
 
+def test_a_run_started_with_other_flags_is_refused(fake_runs, capsys):
+    variant = _by_name(experiments.plan('table1', 'cpu', fake_runs, data_dir='DATA'))['variant-I']
+    assert variant.changes == []  # no flags recorded: nothing to compare
+    experiments.record_flags(variant)
+    assert experiments.recorded_flags(variant.root) == variant.flags
+    recorded = [flag.replace('--gamma=0.1', '--gamma=1') for flag in variant.flags if flag != '--variant=I']
+    with open(os.path.join(variant.root, experiments.FLAGS_FILE), 'w') as f:
+        f.write('\n'.join(recorded + ['--mirror-augment']) + '\n')
+    experiments.record_flags(variant)  # never overwrites what a run was started with
+    assert '--gamma=1' in experiments.recorded_flags(variant.root)
+    # another data folder or other metrics are not another training
+    again = _by_name(experiments.plan('table1', 'cpu', fake_runs, data_dir='ELSEWHERE', fid=True))['variant-I']
+    assert again.changes == ['--gamma 1 -> 0.1', '--mirror-augment (set) -> (none)', '--variant (none) -> I']
+    with pytest.raises(SystemExit) as exit_info:
+        run_experiments.main(['table1', '--dry-run', '--result-dir=' + fake_runs, '--data-dir=' + fake_runs])
+    assert exit_info.value.code != 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and 'variant-I (--gamma 1 -> 0.1' in lines[0] and 'move their folders away' in lines[0]
+
+
 def test_list(capsys):
     assert run_experiments.main(['--list']) == 0
     out = capsys.readouterr().out

@@ -233,11 +233,49 @@ def run_curve_dir(run_root_dir):
     return '+'.join(parts) or None
 
 
+FLAGS_FILE = 'flags.txt'
+_PLACE_FLAGS = ('--data-dir', '--metrics', '--inception')  # where the data are and what is measured, not the training
+
+
+def _flag_items(flags):
+    items = {}
+    for flag in flags:
+        name, _, value = flag.partition('=')
+        if name not in _PLACE_FLAGS:
+            items[name] = value
+    return items
+
+
+def flag_changes(recorded, planned):
+    """How the planned flags differ from the recorded ones, as '--name A -> B' strings (flags that only say
+    where the data are or what is measured do not count)."""
+    old, new = _flag_items(recorded), _flag_items(planned)
+    return ['%s %s -> %s' % (name, old.get(name, '(none)') or '(set)', new.get(name, '(none)') or '(set)')
+            for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+
+
+def recorded_flags(run_root_dir):
+    """The flags a run was started with (<run root>/flags.txt, one per line), or None for a run without it."""
+    path = os.path.join(run_root_dir, FLAGS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return [line for line in f.read().splitlines() if line]
+
+
+def record_flags(run):
+    """Write a run's flags into its root when it first starts, so that a later plan can tell a changed one."""
+    if recorded_flags(run.root) is None:
+        os.makedirs(run.root, exist_ok=True)
+        dnnlib.util.atomic_write_bytes(os.path.join(run.root, FLAGS_FILE), ''.join(f + '\n' for f in run.flags).encode())
+
+
 def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_dir='datasets', inception=None,
          only=None):
     """The runs of an experiment: one EasyDict per distinct (run, seed), seed by seed in row order, with its
-    state, its flags, the command that advances it (None when done, or when `only` names other runs) and the
-    rows it fills. Names in `only` are checked by check_runs.
+    state, its flags, the command that advances it (None when done, or when `only` names other runs), the rows
+    it fills and `changes`: how its flags differ from those it was started with (flag_changes; empty when they
+    agree or were not recorded). Names in `only` are checked by check_runs.
     """
     check_name(experiment, scale)
     runs = {}
@@ -247,6 +285,7 @@ def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_d
                 root = run_root(result_dir, scale, name, seed)
                 flags = run_flags(scale, extra, seed, fid, data_dir, inception)
                 state = run_state(root)
+                recorded = recorded_flags(root)
                 command = None
                 if state['status'] != 'done' and (only is None or name in only):
                     command = [sys.executable, os.path.join(ROOT, 'run_training.py'), '--result-dir=' + root] + flags
@@ -254,6 +293,7 @@ def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_d
                         command.append('--resume-pkl=' + state['snapshot'])
                 runs[name, seed] = dnnlib.EasyDict(name=os.path.basename(root), seed=seed, root=root, flags=flags,
                                                    state=state, command=command, rows=[],
+                                                   changes=flag_changes(recorded, flags) if recorded else [],
                                                    fingerprinted='--no-fingerprint' not in flags)
             runs[name, seed].rows.append((label, paper))
     return list(runs.values())
