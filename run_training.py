@@ -97,7 +97,8 @@ def build_parser():
                        help='draw training fingerprints from a fixed set of N (paper Table 2); 0 = fresh each time')
     group.add_argument('--consistency-start-accuracy', type=float, default=None,
                        help='keep the consistency weight at 0 until the decoder\'s bit accuracy reaches this, then '
-                            'ramp it up (default: the full weight from the start, as the paper)')
+                            'ramp it up (default: the full weight from the start, as the paper); with '
+                            '--consistency-target-share: the weight may rise above its start from then on')
     group.add_argument('--consistency-ramp-kimg', type=float, default=0.0,
                        help='kimg over which the consistency weight ramps up (default: 0, at once)')
     group.add_argument('--consistency-initial-weight', type=float, default=0.0,
@@ -109,8 +110,9 @@ def build_parser():
                        help='kimg from which --consistency-late-weight or --consistency-late-target-share applies')
     group.add_argument('--consistency-target-share', type=float, default=None,
                        help='steer the consistency weight by the fingerprint share of Gs, measured every tick on '
-                            'fixed pairs: it starts at --decoupleL2-weight and falls (never rises above it) while the '
-                            'share is below this target (default: off, a fixed schedule)')
+                            'fixed pairs: it starts at --decoupleL2-weight, falls while the share is below this target '
+                            'and rises while above, but not above its start before --consistency-start-accuracy '
+                            '(default: off, a fixed schedule)')
     group.add_argument('--consistency-late-target-share', type=float, default=None,
                        help='with --consistency-target-share: from --consistency-late-kimg on, steer the weight up '
                             'or down to this share, which makes the copies look alike')
@@ -203,9 +205,11 @@ def _check_consistency(args):
         if args.consistency_late_target_share is not None:
             raise ValueError('--consistency-late-target-share needs --consistency-target-share')
         return
-    if args.consistency_start_accuracy is not None or args.consistency_late_weight is not None:
-        raise ValueError('--consistency-target-share steers the weight itself: drop --consistency-start-accuracy '
-                         'and --consistency-late-weight')
+    scheduled = [flag for flag, value in (('--consistency-initial-weight', args.consistency_initial_weight),
+                                          ('--consistency-ramp-kimg', args.consistency_ramp_kimg),
+                                          ('--consistency-late-weight', args.consistency_late_weight)) if value]
+    if scheduled:
+        raise ValueError('--consistency-target-share steers the weight itself: drop %s' % ', '.join(scheduled))
     if args.consistency_target_share <= 0 or (args.consistency_late_target_share or 1) <= 0:
         raise ValueError('a target fingerprint share must be positive')
     if args.no_fingerprint:

@@ -52,6 +52,15 @@ def test_share_controller_lowers_early_and_steers_both_ways_late():
     assert control.weight(11000) > 2.0  # above its start once late
     resumed = consistency.make_schedule(2.0, control.state(), target_share=0.4, late_target_share=0.1, late_kimg=10)
     assert resumed.weight(12000) == control.weight(11000)
+    freed = consistency.ShareController(2.0, target=0.4, start_accuracy=0.8)
+    freed.update(1000, 0.7, share=0.8)
+    assert freed.weight(1000) == 2.0 and freed.free_nimg is None
+    freed.update(2000, 0.81, share=0.8)  # the bits are read: the weight may now rise
+    assert freed.weight(2000) == pytest.approx(2.0 * 2 ** 0.25) and freed.free_nimg == 2000
+    freed.update(3000, 0.5, share=0.8)  # and stays free when the bits dip
+    assert freed.weight(3000) == pytest.approx(2.0 * 2 ** 0.5)
+    resumed = consistency.make_schedule(2.0, freed.state(), start_accuracy=0.8, target_share=0.4)
+    assert resumed.free_nimg == 2000 and resumed.weight(0) == freed.weight(3000)
     floor = consistency.ShareController(0.02, target=1.0)
     for _ in range(50):
         floor.update(1000, 0.5, share=0.0)
@@ -102,7 +111,9 @@ def test_controller_flags_are_checked(tmp_path):
                (('--consistency-late-weight=40',), 'go together'),
                (('--consistency-late-kimg=240',), 'go together'),
                (('--consistency-late-target-share=0.1', '--consistency-late-kimg=240'), 'needs --consistency-target'),
-               (('--consistency-target-share=0.4', '--consistency-start-accuracy=0.8'), 'drop --consistency-start'),
+               (('--consistency-target-share=0.4', '--consistency-start-accuracy=0.8', '--consistency-initial-weight=2'),
+                'drop --consistency-initial-weight'),
+               (('--consistency-target-share=0.4', '--consistency-ramp-kimg=5'), 'drop --consistency-ramp-kimg'),
                (('--consistency-target-share=0.4', '--consistency-late-weight=40', '--consistency-late-kimg=9',
                  '--consistency-late-target-share=0.1'), 'exclude each other'),
                (('--consistency-target-share=0',), 'must be positive'),

@@ -78,24 +78,28 @@ class ShareController:
 
     It starts at `start_weight`. After each tick, given the share of Gs measured
     on fixed pairs (ShareProbe), the weight is multiplied by
-    (share / target) ** CONTROL_GAIN, at most CONTROL_MAX_STEP either way. Before
-    `late_kimg` it may only fall below `start_weight`: a heavier weight early
-    keeps the decoder from learning, while a generator that hides its
-    fingerprint early (a share below `target`) learns the bits faster with a
-    lighter one. From `late_kimg` on, the target is `late_target` and the weight
-    moves both ways: the copies are made to look alike once the bits are read.
+    (share / target) ** CONTROL_GAIN, at most CONTROL_MAX_STEP either way. It
+    may rise above `start_weight` only once the tick bit accuracy has reached
+    `start_accuracy` (or, without it, from `late_kimg`): a heavier weight before
+    the decoder reads the fingerprint keeps it from learning, while a generator
+    that hides its fingerprint early (a share below `target`) learns the bits
+    faster with a lighter one. From `late_kimg` on, the target is `late_target`:
+    the copies are made to look alike once the bits are read.
     """
 
     measures_share = True
 
-    def __init__(self, start_weight, target, late_target=None, late_kimg=0.0, weight=None):
+    def __init__(self, start_weight, target, late_target=None, late_kimg=0.0, start_accuracy=None, weight=None,
+                 free_nimg=None):
         if target <= 0 or (late_target is not None and late_target <= 0):
             raise ValueError('a target fingerprint share must be positive')
         self.start_weight = float(start_weight)
         self.target = float(target)
         self.late_target = late_target
         self.late_kimg = float(late_kimg)
+        self.start_accuracy = start_accuracy
         self.current = self.start_weight if weight is None else float(weight)
+        self.free_nimg = free_nimg  # when the weight was first allowed above its start
 
     def _late(self, cur_nimg):
         return self.late_target is not None and cur_nimg >= self.late_kimg * 1000
@@ -105,25 +109,28 @@ class ShareController:
         return self.current
 
     def update(self, cur_nimg, bit_accuracy, share=None):
-        del bit_accuracy
+        late = self._late(cur_nimg)
+        if self.free_nimg is None and (late or (self.start_accuracy is not None and bit_accuracy >= self.start_accuracy)):
+            self.free_nimg = cur_nimg
+            print('%.1f kimg (bit accuracy %.4f): the consistency weight may rise above %g from here on'
+                  % (cur_nimg / 1000.0, bit_accuracy, self.start_weight))
         if share is None or not np.isfinite(share):
             return
-        late = self._late(cur_nimg)
         target = float(self.late_target) if late else self.target
         step = np.clip((max(share, 1e-12) / target) ** CONTROL_GAIN, 1.0 / CONTROL_MAX_STEP, CONTROL_MAX_STEP)
-        ceiling = CONTROL_MAX_WEIGHT if late else self.start_weight
+        ceiling = CONTROL_MAX_WEIGHT if self.free_nimg is not None else self.start_weight
         self.current = float(np.clip(self.current * step, CONTROL_MIN_WEIGHT, ceiling))
 
     def state(self):
-        return {'consistency_weight': self.current}
+        return {'consistency_weight': self.current, 'consistency_free_nimg': self.free_nimg}
 
 
 def make_schedule(target, progress, start_accuracy=None, ramp_kimg=0.0, initial=0.0, late_weight=None, late_kimg=0.0,
                   target_share=None, late_target_share=None):
     """The schedule or controller of the training loop's consistency_* options, continued from a run's progress."""
     if target_share is not None:
-        return ShareController(target, target_share, late_target_share, late_kimg,
-                               weight=progress.get('consistency_weight'))
+        return ShareController(target, target_share, late_target_share, late_kimg, start_accuracy,
+                               progress.get('consistency_weight'), progress.get('consistency_free_nimg'))
     return ConsistencySchedule(target, start_accuracy, ramp_kimg, progress.get('consistency_ramp_start_nimg'), initial,
                                late_weight, late_kimg)
 
