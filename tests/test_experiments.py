@@ -65,7 +65,8 @@ def test_plan_skips_finished_resumes_killed_and_starts_the_rest(fake_runs):
     fresh = runs['variant-III'].command
     assert runs['variant-III'].state['status'] == 'start' and not any(f.startswith('--resume-pkl') for f in fresh)
     for flag in ('--dataset=demo32', '--data-dir=DATA', '--watermark-size=32', '--fmap-base=512', '--gamma=0.1',
-                 '--decoupleL2-weight=10', '--total-kimg=300', '--consistency-late-weight=40',
+                 '--decoupleL2-weight=2', '--total-kimg=300', '--consistency-target-share=0.4',
+                 '--consistency-late-target-share=0.1',
                  '--metrics=watermark_accuracy_1k,watermark_accuracy_trainset_1k,fingerprint_share_1k'):
         assert flag in fresh
     plain = runs['stylegan2'].command

@@ -28,14 +28,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ----------------------------------------------------------------------------
 # Scales: the base command of every run, and which registered metric plays each role.
 
-_QUICK_START = [  # README "Quick start" with its fidelity stage: the settings that learn at CPU scale ("Learning on a CPU")
+_QUICK_START = [  # README "Quick start": the settings that learn at CPU scale ("Learning on a CPU")
     ('--config', 'config-e-Gskip-Dresnet'), ('--num-gpus', '1'), ('--fmap-base', '512'), ('--fmap-max', '64'),
     ('--latent-size', '128'), ('--dlatent-size', '128'), ('--minibatch', '8'), ('--mapping-lrmul', '1'),
     ('--mapping-layers', '2'), ('--gamma', '0.1'), ('--G-smoothing-kimg', '2'), ('--total-kimg', '300'),
     ('--kimg-per-tick', '1'), ('--snapshot-ticks', '5')]
-_QUICK_START_FINGERPRINT = [
-    ('--watermarkCls-weight', '10'), ('--decoupleL2-weight', '10'), ('--consistency-initial-weight', '2'),
-    ('--consistency-start-accuracy', '0.8'), ('--consistency-late-weight', '40'), ('--consistency-late-kimg', '240')]
+_QUICK_START_FINGERPRINT = [  # the consistency weight steered by the measured share ("Steering the consistency weight")
+    ('--watermarkCls-weight', '10'), ('--decoupleL2-weight', '2'), ('--consistency-target-share', '0.4'),
+    ('--consistency-start-accuracy', '0.8'), ('--consistency-late-target-share', '0.1'),
+    ('--consistency-late-kimg', '240')]
 
 _PAPER = [  # paper Section 4 and Appendix A, the authors' README command: 2 GPUs, batch 32, 400 epochs of 30k images
     ('--config', 'config-e-Gskip-Dresnet'), ('--num-gpus', '2'), ('--minibatch', '32'), ('--total-kimg', '12000'),
@@ -50,7 +51,8 @@ SCALES = {
                      share='fingerprint_share_1k')),
     'cpu': dnnlib.EasyDict(
         dataset='demo32', resolution=32, num_bits=32, common=_QUICK_START, fingerprint=_QUICK_START_FINGERPRINT,
-        about='the README quick start on demo32 with its fidelity stage (about an hour per run on one core)',
+        about='the README quick start on demo32, its consistency weight steered by the fingerprint share '
+              '(about an hour per run on one core)',
         metrics=dict(acc='watermark_accuracy_1k', trainset='watermark_accuracy_trainset_1k', fid='fid1k',
                      share='fingerprint_share_1k')),
 }
