@@ -111,8 +111,9 @@ def build_parser():
     group.add_argument('--consistency-target-share', type=float, default=None,
                        help='steer the consistency weight by the fingerprint share of Gs, measured every tick on '
                             'fixed pairs: it starts at --decoupleL2-weight, falls while the share is below this target '
-                            'and rises while above, but not above its start before --consistency-start-accuracy '
-                            '(default: off, a fixed schedule)')
+                            'and rises while above, but not above its start until the bits reach '
+                            '--consistency-start-accuracy or --consistency-late-kimg comes (default: off, a fixed '
+                            'schedule)')
     group.add_argument('--consistency-late-target-share', type=float, default=None,
                        help='with --consistency-target-share: from --consistency-late-kimg on, steer the weight up '
                             'or down to this share, which makes the copies look alike')
@@ -210,7 +211,8 @@ def _check_consistency(args):
                                           ('--consistency-late-weight', args.consistency_late_weight)) if value]
     if scheduled:
         raise ValueError('--consistency-target-share steers the weight itself: drop %s' % ', '.join(scheduled))
-    if args.consistency_target_share <= 0 or (args.consistency_late_target_share or 1) <= 0:
+    if min(share for share in (args.consistency_target_share, args.consistency_late_target_share)
+           if share is not None) <= 0:
         raise ValueError('a target fingerprint share must be positive')
     if args.no_fingerprint:
         raise ValueError('--no-fingerprint has no fingerprint share to steer by: drop --consistency-target-share')

@@ -117,6 +117,8 @@ def test_controller_flags_are_checked(tmp_path):
                (('--consistency-target-share=0.4', '--consistency-late-weight=40', '--consistency-late-kimg=9',
                  '--consistency-late-target-share=0.1'), 'exclude each other'),
                (('--consistency-target-share=0',), 'must be positive'),
+               (('--consistency-target-share=0.4', '--consistency-late-target-share=0', '--consistency-late-kimg=9'),
+                'must be positive'),
                (('--consistency-target-share=0.4', '--no-fingerprint'), 'no fingerprint share')]
     for flags, message in refused:
         with pytest.raises(ValueError, match=message):
