@@ -310,3 +310,21 @@ def test_a_terminated_driver_passes_sigterm_on_and_waits(tmp_path):
         run_experiments.run_pool([('run', [sys.executable, '-c', child, str(marker)], str(tmp_path / 'log.txt'))], 1)
     assert marker.read_text() == 'x'  # the run got the SIGTERM, and the pool waited for it
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_an_interrupted_driver_exits_130_in_one_line(fake_runs, capsys, monkeypatch):
+    from dnnlib import util
+
+    def stopped(tasks, jobs):
+        del tasks, jobs
+        raise util.Terminated()
+
+    monkeypatch.setattr(run_experiments, 'run_pool', stopped)
+    monkeypatch.setattr(run_experiments, 'demo_command', lambda args: None)
+    assert run_experiments.main(['table1', '--result-dir=' + fake_runs, '--data-dir=' + fake_runs,
+                                 '--inception=/nonexistent.pkl']) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err == ['Interrupted: the runs stopped at a snapshot; the same command resumes them.']
+    # the runs it was about to start now carry the flags they were started with
+    assert experiments.recorded_flags(os.path.join(fake_runs, 'cpu', 'variant-II')) is not None
+    assert not os.path.exists(os.path.join(fake_runs, 'cpu', 'table1.md'))  # no table from an interrupted queue
