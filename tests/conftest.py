@@ -22,3 +22,12 @@ def tf_session():
         with tfutil.create_session({'num_cpu_devices': 2}).as_default() as session:
             yield session
     del graph
+
+
+@pytest.fixture(autouse=True)
+def _precision_restored():
+    """A test that trains with --precision=auto sets bfloat16 on a CPU with AMX; later tests get float32 back."""
+    from dnnlib.tflib import precision
+    before = precision.get()
+    yield
+    precision.set_precision(before)

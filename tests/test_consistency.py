@@ -132,7 +132,7 @@ def test_controlled_run_logs_share_and_resumes_with_its_weight(tf_session, tmp_p
         '--data-dir', str(data_dir), '--dataset', 'demo8', '--config=config-e-Gskip-Dresnet', '--watermark-size=4',
         '--res-modulated-range=4-8', '--fmap-base=64', '--fmap-max=16', '--latent-size=8', '--dlatent-size=8',
         '--minibatch=4', '--metrics=none', '--total-kimg=0.048', '--kimg-per-tick=0.016', '--snapshot-ticks=1',
-        '--decoupleL2-weight=2', '--consistency-target-share=1e6'])
+        '--decoupleL2-weight=2', '--consistency-target-share=1e6', '--precision=fp32'])
     run_dir = tmp_path / 'run'
     final = training_loop.training_loop(run_dir=str(run_dir), **run_training.make_config(args)[1])
     ticks = [line for line in capsys.readouterr().out.splitlines() if line.startswith('tick ')]
