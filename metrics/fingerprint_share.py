@@ -29,6 +29,11 @@ def pixel_mse(images_a, images_b):
     return tf.reduce_mean(tf.square(images_a - images_b), axis=[1, 2, 3])
 
 
+def share_of(mse_fingerprint, mse_latent):
+    """The fingerprint share from the two mean squared changes; infinite when z changes nothing."""
+    return mse_fingerprint / mse_latent if mse_latent > 0 else float('inf')
+
+
 def colour_shift(images_a, images_b):
     """Per image pair (NCHW in [-1, 1]): RMS over channels of the change of the channel means, in 8-bit levels."""
     means = tf.reduce_mean(images_a - images_b, axis=[2, 3])
@@ -68,6 +73,5 @@ class FingerprintShare(metric_base.MetricBase):
         mse_latent = float(pairs['latent'].mean(dtype='float64'))
         self._report_result(mse_fingerprint, suffix='_pixel_mse_fingerprint', fmt='%-10.5f')
         self._report_result(mse_latent, suffix='_pixel_mse_latent', fmt='%-10.5f')
-        share = mse_fingerprint / mse_latent if mse_latent > 0 else float('inf')
-        self._report_result(share, suffix='_fingerprint_share')
+        self._report_result(share_of(mse_fingerprint, mse_latent), suffix='_fingerprint_share')
         self._report_result(float(pairs['colour'].mean(dtype='float64')), suffix='_colour_shift', fmt='%-8.3f')

@@ -10,6 +10,7 @@ wrong for others; the controller measures the share and moves the weight.
 
 import numpy as np
 
+from metrics.fingerprint_share import share_of
 from training import loss as loss_lib
 
 CONTROL_GAIN = 0.25      # weight *= (share / target) ** gain each tick: a slow integrator, the share lags the weight
@@ -146,12 +147,10 @@ class ShareProbe:
         c, c2 = (rnd.randint(0, 2, size=(num_pairs, watermark_size)).astype(np.float32) for _ in range(2))
         labels = training_set.get_random_labels_np(num_pairs)
         self.inputs = [np.concatenate(parts) for parts in ((z, z, z2), (labels, labels, labels), (c, c2, c))]
-        self.num_pairs = num_pairs
 
     def measure(self, Gs, minibatch_size):
         if loss_lib.FINGERPRINT_INPUT not in Gs.input_names:
             raise ValueError('the fingerprint share needs a generator with a fingerprint input')
         images = Gs.run(*self.inputs, is_validation=True, randomize_noise=False, minibatch_size=minibatch_size)
         base, other_fingerprint, other_latent = np.split(images.astype(np.float64), 3)
-        mse_latent = np.mean(np.square(base - other_latent))
-        return float(np.mean(np.square(base - other_fingerprint)) / mse_latent) if mse_latent > 0 else float('inf')
+        return float(share_of(np.mean(np.square(base - other_fingerprint)), np.mean(np.square(base - other_latent))))
