@@ -11,9 +11,9 @@ A small run on the embedded demo data set, on a CPU (README, Quick start; made o
   python run_training.py --data-dir=DATA --dataset=demo32 --result-dir=RESULTS --config=config-e-Gskip-Dresnet \\
       --num-gpus=1 --watermark-size=32 --res-modulated-range=4-32 --fmap-base=512 --fmap-max=64 \\
       --latent-size=128 --dlatent-size=128 --minibatch=8 --watermarkCls-weight=10 --mapping-lrmul=1 \\
-      --mapping-layers=2 --gamma=0.1 --G-smoothing-kimg=2 --decoupleL2-weight=10 --consistency-initial-weight=2 \\
-      --consistency-start-accuracy=0.8 --total-kimg=240 --kimg-per-tick=1 --snapshot-ticks=5 \\
-      --metrics=watermark_accuracy_1k
+      --mapping-layers=2 --gamma=0.1 --G-smoothing-kimg=2 --decoupleL2-weight=2 --consistency-target-share=0.4 \\
+      --consistency-start-accuracy=0.8 --consistency-late-target-share=0.1 --consistency-late-kimg=240 \\
+      --total-kimg=300 --kimg-per-tick=1 --snapshot-ticks=5 --metrics=watermark_accuracy_1k,fingerprint_share_1k
 """
 
 import argparse

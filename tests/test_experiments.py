@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import run_experiments
+import run_training
 from metrics import fingerprint_capacity
 from training import experiment_report, experiments
 
@@ -328,3 +329,21 @@ def test_an_interrupted_driver_exits_130_in_one_line(fake_runs, capsys, monkeypa
     # the runs it was about to start now carry the flags they were started with
     assert experiments.recorded_flags(os.path.join(fake_runs, 'cpu', 'variant-II')) is not None
     assert not os.path.exists(os.path.join(fake_runs, 'cpu', 'table1.md'))  # no table from an interrupted queue
+
+
+def _readme_quick_start_flags():
+    with open(os.path.join(experiments.ROOT, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    section = text[text.index('## Quick start'):]
+    command = section[section.index('python run_training.py'):]
+    return [flag for flag in command[:command.index('\n\n')].replace('\\\n', ' ').split()[2:]
+            if not flag.startswith('--result-dir=')]
+
+
+def test_the_readme_quick_start_is_the_cpu_scale_main_run():
+    # The README's quick-start figures are the driver's 'ours' runs over seeds: the two commands must train alike.
+    run = _by_name(experiments.plan('table1', 'cpu', 'results', data_dir='DATA'))['ours']
+    readme = _readme_quick_start_flags()
+    assert '--seed=%d' % experiments.DEFAULT_SEED in run.flags and not any(f.startswith('--seed') for f in readme)
+    assert run_training.build_parser().get_default('seed') == experiments.DEFAULT_SEED
+    assert experiments.flag_changes([f for f in run.flags if not f.startswith('--seed')], readme) == []
