@@ -52,7 +52,7 @@ SCALES = {
     'cpu': dnnlib.EasyDict(
         dataset='demo32', resolution=32, num_bits=32, common=_QUICK_START, fingerprint=_QUICK_START_FINGERPRINT,
         about='the README quick start on demo32, its consistency weight steered by the fingerprint share '
-              '(about an hour per run on one core)',
+              '(about 75 minutes per run on one core)',
         metrics=dict(acc='watermark_accuracy_1k', trainset='watermark_accuracy_trainset_1k', fid='fid1k',
                      share='fingerprint_share_1k')),
 }
