@@ -5,12 +5,16 @@ Each run is an ordinary run_training.py run in <result-dir>/<scale>/<run>/. Call
 command again skips finished runs (network-final.pkl), resumes killed ones from their latest
 snapshot, evaluates metrics a finished run lacks (FID once the Inception network is there) with
 run_metrics.py, and rewrites the tables: cpu-scale tables fill in over several sessions.
+--export=DIR copies the finished runs' records (no pickles) to DIR and writes the tables there
+too: a folder small enough to keep under version control, from which --report-only
+--result-dir=DIR writes the same tables again on any machine.
 
   python run_experiments.py --list
   python run_experiments.py table1 --scale=cpu --dry-run
   python run_experiments.py table1 --scale=cpu --jobs=2     # two runs at once, one per core
   python run_experiments.py all --scale=cpu --jobs=2        # every experiment's runs in one queue
   python run_experiments.py figure4 --scale=paper --data-dir=datasets
+  python run_experiments.py table1 --report-only --export=docs/results
 """
 
 import argparse
@@ -54,6 +58,9 @@ def build_parser():
                              '(default: all)')
     parser.add_argument('--result-dir', default=os.path.join('results', 'experiments'),
                         help='parent of the runs and the tables (default: %(default)s)')
+    parser.add_argument('--export', default=None, metavar='DIR',
+                        help='also copy the finished runs\' records (flags, logs, metric files; no pickles) to '
+                             'DIR/<scale>/ and write the tables there from them')
     parser.add_argument('--data-dir', default='datasets',
                         help='folder of the data sets; demo32 is made there on first use (default: %(default)s)')
     parser.add_argument('--inception', default=None,
@@ -167,11 +174,13 @@ def main(argv=None):
         _fail('--jobs must be between 1 and the %d cores of this machine' % (os.cpu_count() or 1), 2)
     if args.bottom_line_n < 2:
         _fail('--bottom-line-n must be at least 2', 2)
+    if args.export and os.path.realpath(args.export) == os.path.realpath(args.result_dir):
+        _fail('--export must name another folder than --result-dir (%s)' % args.result_dir, 2)
     fid = fid_available(args.inception)
     names = list(experiments.EXPERIMENTS) if args.experiment == 'all' else [args.experiment]
 
-    def planned(experiment):
-        return experiments.plan(experiment, args.scale, args.result_dir, args.seed, fid, args.data_dir,
+    def planned(experiment, result_dir=args.result_dir):
+        return experiments.plan(experiment, args.scale, result_dir, args.seed, fid, args.data_dir,
                                 args.inception, args.runs)
 
     def queue():
@@ -210,6 +219,9 @@ def main(argv=None):
             print('$ ' + shlex.join(pinned(command, index % args.jobs, args.jobs)))
         for experiment in names:
             print('tables: %s' % os.path.join(out_dir, experiment + '.{md,csv}'))
+        if args.export:
+            print('export: %d finished run(s) to %s' % (sum(run.state['status'] == 'done' for run in runs),
+                                                       os.path.join(args.export, args.scale)))
         return 0
 
     failed = []
@@ -225,14 +237,22 @@ def main(argv=None):
         except KeyboardInterrupt:
             print('Interrupted: the runs stopped at a snapshot; the same command resumes them.', file=sys.stderr)
             return 130
+    result_dirs = [args.result_dir]
+    if args.export:
+        exported = [run.name for run in queue()
+                    if experiments.export_records(run, os.path.join(args.export, args.scale, run.name))]
+        print('exported %s to %s' % (', '.join(exported) or 'no finished run', os.path.join(args.export, args.scale)))
+        result_dirs.append(args.export)
     for experiment in names:
         lines = None
         if experiment == 'figure4':
-            lines = experiment_report.bottom_lines(os.path.join(args.result_dir, 'bottom-line.json'),
+            lines = experiment_report.bottom_lines([os.path.join(path, 'bottom-line.json') for path in result_dirs],
                                                    args.bottom_line_n)
-        for path in experiment_report.write_report(experiment, args.scale, planned(experiment), out_dir, fid, lines,
-                                                   args.bottom_line_n):
-            print('wrote %s' % path)
+        for result_dir in result_dirs:
+            for path in experiment_report.write_report(experiment, args.scale, planned(experiment, result_dir),
+                                                       os.path.join(result_dir, args.scale), fid, lines,
+                                                       args.bottom_line_n):
+                print('wrote %s' % path)
     if failed:
         _fail('%d run(s) failed: %s (see driver-log.txt in their folders)' % (len(failed), ', '.join(failed)))
     return 0

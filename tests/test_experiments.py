@@ -222,6 +222,10 @@ def test_bottom_lines_are_cached(tmp_path):
     with open(cache) as f:
         assert set(json.load(f)) == {'16-40-0', '32-40-0'}
     assert experiment_report.bottom_lines(cache, 40, bits_list=(16, 32), compute=False) == first
+    exported = str(tmp_path / 'export' / 'bottom-line.json')
+    assert experiment_report.bottom_lines([cache, exported], 40, bits_list=(16, 32)) == first  # nothing recomputed
+    with open(exported) as f:
+        assert set(json.load(f)) == {'16-40-0', '32-40-0'}
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -232,6 +236,7 @@ def test_bottom_lines_are_cached(tmp_path):
     (['table1', '--seed=1000,1000'], 'a seed given twice'),
     (['table1', '--seed=1000,x'], 'seeds are integers'),
     (['table1', '--runs=ours,nope', '--dry-run'], 'table1 has no run nope'),
+    (['table1', '--report-only', '--export=results/experiments'], '--export must name another folder than'),
     (['all', '--runs=nope', '--dry-run'], 'table1, table2, table4, figure4 have no run nope'),
 ])
 def test_bad_names_are_refused_in_one_line(argv, message, capsys):
@@ -329,6 +334,37 @@ def test_an_interrupted_driver_exits_130_in_one_line(fake_runs, capsys, monkeypa
     # the runs it was about to start now carry the flags they were started with
     assert experiments.recorded_flags(os.path.join(fake_runs, 'cpu', 'variant-II')) is not None
     assert not os.path.exists(os.path.join(fake_runs, 'cpu', 'table1.md'))  # no table from an interrupted queue
+
+
+def test_exported_records_give_the_same_tables_without_pickles(fake_runs, tmp_path, capsys):
+    ours = os.path.join(fake_runs, 'cpu', 'ours', '00000-stylegan2-demo32')
+    _touch(os.path.join(ours, 'network-final.json'), json.dumps({'cur_nimg': 240000}))
+    _touch(os.path.join(ours, 'log.txt'), 'tick 1\n')
+    _touch(os.path.join(ours, 'fakes000240.png'))
+    _touch(os.path.join(fake_runs, 'cpu', 'ours', 'driver-log.txt'), 'console\n')
+    export = str(tmp_path / 'records')
+    stale = os.path.join(export, 'cpu', 'ours', '00007-stale')
+    _touch(os.path.join(stale, 'network-final.json'), '{}')
+    assert run_experiments.main(['table1', '--report-only', '--result-dir=' + fake_runs, '--data-dir=' + fake_runs,
+                                 '--export=' + export]) == 0
+    assert 'exported ours to %s' % os.path.join(export, 'cpu') in capsys.readouterr().out
+    kept = sorted(os.path.relpath(os.path.join(d, f), export) for d, _, files in os.walk(export) for f in files)
+    assert [path for path in kept if os.sep + 'ours' + os.sep in os.sep + path] == [
+        os.path.join('cpu', 'ours', '00000-stylegan2-demo32', name) for name in (
+            'log.txt', 'metric-fingerprint_share_1k.txt', 'metric-watermark_accuracy_1k.txt',
+            'metric-watermark_accuracy_trainset_1k.txt', 'network-final.json')]  # the stale copy is replaced whole
+    assert not os.path.exists(os.path.join(export, 'cpu', 'variant-I'))  # unfinished runs stay behind
+    ours_records = _by_name(experiments.plan('table1', 'cpu', export, data_dir='DATA'))['ours']
+    assert ours_records.state['status'] == 'done' and ours_records.state['snapshot'] is None
+    assert ours_records.command is None
+    assert experiments.missing_metrics(ours_records, 'cpu', True, 'DATA') is None  # no pickle to evaluate
+
+    def table(result_dir):
+        with open(os.path.join(result_dir, 'cpu', 'table1.csv')) as f:
+            return {row['run']: row for row in csv.DictReader(f)}
+    here, there = table(fake_runs)['ours'], table(export)['ours']
+    for column in ('bit_acc', 'p_value', 'share'):
+        assert there[column] == here[column] and there[column + '_source'].startswith(export)
 
 
 def _readme_quick_start_flags():

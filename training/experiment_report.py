@@ -118,15 +118,18 @@ def add_bottom_line(rows, bottom_lines):
     return rows
 
 
-def bottom_lines(cache_path, num_fingerprints, seed=0, bits_list=experiments.FIGURE4_BITS, compute=True):
-    """{bits: bottom line} for Figure 4, computed once per (bits, N, seed) and kept in a JSON file.
+def bottom_lines(cache_paths, num_fingerprints, seed=0, bits_list=experiments.FIGURE4_BITS, compute=True):
+    """{bits: bottom line} for Figure 4, computed once per (bits, N, seed) and kept in JSON files: every
+    cache path (one, or a list) gets the values any of them holds, so an exported result folder keeps them.
 
     With compute=False only cached values are returned (for --dry-run and quick reports).
     """
+    cache_paths = [cache_paths] if isinstance(cache_paths, str) else list(cache_paths)
     cache = {}
-    if os.path.isfile(cache_path):
-        with open(cache_path) as f:
-            cache = json.load(f)
+    for path in cache_paths:
+        if os.path.isfile(path):
+            with open(path) as f:
+                cache.update(json.load(f))
     result = {}
     for bits in bits_list:
         key = '%d-%d-%d' % (bits, num_fingerprints, seed)
@@ -134,10 +137,17 @@ def bottom_lines(cache_path, num_fingerprints, seed=0, bits_list=experiments.FIG
             from metrics import fingerprint_capacity  # pylint: disable=import-outside-toplevel
             print('Bottom line: %d random %d-bit fingerprints...' % (num_fingerprints, bits), flush=True)
             cache[key] = fingerprint_capacity.bottom_line(bits, num_fingerprints, seed)
-            dnnlib.util.atomic_write_bytes(cache_path, json.dumps(cache, indent=1, sort_keys=True).encode())
+            _write_cache(cache_paths[:1], cache)  # each length is kept as soon as it is known
         if key in cache:
             result[bits] = cache[key]
+    if compute and cache:
+        _write_cache(cache_paths, cache)
     return result
+
+
+def _write_cache(paths, cache):
+    for path in paths:
+        dnnlib.util.atomic_write_bytes(path, json.dumps(cache, indent=1, sort_keys=True).encode())
 
 
 def _columns(experiment):

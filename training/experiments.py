@@ -12,6 +12,11 @@ directory that holds network-final.pkl (the final snapshot's evaluation), or of 
 run_metrics.py evaluation under <run>/eval/. With several seeds a table row gives the
 median and range over the seeds whose run has the number.
 
+A finished run's text records (flags, logs, metric files, progress .json; export_records) are a
+few hundred kB: kept under version control, they outlive the machine that trained the run, and a
+result directory of them is read like one with the pickles (a run is finished when its directory
+holds network-final.pkl or the network-final.json written after it).
+
 No TensorFlow here: planning and reporting stay fast; training and evaluation are subprocesses.
 """
 
@@ -19,6 +24,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import sys
 
 import dnnlib
@@ -186,16 +192,22 @@ def _run_dirs(run_root):
     return sorted(d for d in glob.glob(os.path.join(run_root, '[0-9][0-9][0-9][0-9][0-9]-*')) if os.path.isdir(d))
 
 
+def _finished(run_dir):
+    return any(os.path.isfile(os.path.join(run_dir, 'network-final' + ext)) for ext in ('.pkl', '.json'))
+
+
 def run_state(run_root):
     """What is on disk for one run: {'status': 'done'|'resume'|'start', 'run_dir', 'snapshot', 'kimg'}.
 
-    done: a run directory holds network-final.pkl (the latest such directory). resume: the
-    snapshot with the most training progress over all run directories of the run.
+    done: a run directory holds network-final.pkl, or its .json where only the records were kept (the
+    latest such directory; 'snapshot' is None without the pickle). resume: the snapshot with the most
+    training progress over all run directories of the run.
     """
     run_dirs = _run_dirs(run_root)
-    finished = [d for d in run_dirs if os.path.isfile(os.path.join(d, 'network-final.pkl'))]
+    finished = [d for d in run_dirs if _finished(d)]
     if finished:
-        return dict(status='done', run_dir=finished[-1], snapshot=os.path.join(finished[-1], 'network-final.pkl'),
+        final = os.path.join(finished[-1], 'network-final.pkl')
+        return dict(status='done', run_dir=finished[-1], snapshot=final if os.path.isfile(final) else None,
                     kimg=None)
     snapshots = [pkl for d in run_dirs for pkl in glob.glob(os.path.join(d, 'network-snapshot-*.pkl'))]
     if snapshots:
@@ -304,9 +316,10 @@ def plan(experiment, scale, result_dir, seeds=(DEFAULT_SEED,), fid=False, data_d
 def missing_metrics(run, scale, fid, data_dir, inception=None):
     """For a finished run, the run_metrics.py command that evaluates the metrics its files lack, or None.
 
-    This is how FID is added when the Inception network arrives after training.
+    This is how FID is added when the Inception network arrives after training; a run kept only as
+    records (no network-final.pkl) cannot be evaluated further.
     """
-    if run.state['status'] != 'done':
+    if run.state['status'] != 'done' or run.state['snapshot'] is None:
         return None
     wanted = run_metrics(scale, run.fingerprinted, fid)
     lacking = [name for name in wanted if read_metric(run.root, run.state, name) is None]
@@ -322,6 +335,25 @@ def missing_metrics(run, scale, fid, data_dir, inception=None):
     if fid and inception:
         command.append('--inception=' + inception)
     return command
+
+
+_NOT_RECORDS = ('*.pkl', '*.png', 'driver-log.txt')  # large, and rebuilt from the run (driver-log.txt repeats log.txt)
+
+
+def export_records(run, dest_root):
+    """Copy a finished run's records (its folder without pickles, images and console copy) to dest_root,
+    replacing an earlier copy whole. Returns whether the run was finished (unfinished runs are not copied)."""
+    if run.state['status'] != 'done':
+        return False
+    staging, previous = dest_root + '.exporting', dest_root + '.replaced'
+    for path in (staging, previous):
+        shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(run.root, staging, ignore=shutil.ignore_patterns(*_NOT_RECORDS))
+    if os.path.exists(dest_root):
+        os.rename(dest_root, previous)
+    os.rename(staging, dest_root)
+    shutil.rmtree(previous, ignore_errors=True)
+    return True
 
 
 # ----------------------------------------------------------------------------
