@@ -340,7 +340,8 @@ def test_exported_records_give_the_same_tables_without_pickles(fake_runs, tmp_pa
     ours = os.path.join(fake_runs, 'cpu', 'ours', '00000-stylegan2-demo32')
     _touch(os.path.join(ours, 'network-final.json'), json.dumps({'cur_nimg': 240000}))
     _touch(os.path.join(ours, 'log.txt'), 'tick 1\n')
-    _touch(os.path.join(ours, 'fakes000240.png'))
+    for name in ('fakes000240.png', 'events.out.tfevents.1.vm', 'network-snapshot-000240.json'):
+        _touch(os.path.join(ours, name))
     _touch(os.path.join(fake_runs, 'cpu', 'ours', 'driver-log.txt'), 'console\n')
     export = str(tmp_path / 'records')
     stale = os.path.join(export, 'cpu', 'ours', '00007-stale')

@@ -12,10 +12,10 @@ directory that holds network-final.pkl (the final snapshot's evaluation), or of 
 run_metrics.py evaluation under <run>/eval/. With several seeds a table row gives the
 median and range over the seeds whose run has the number.
 
-A finished run's text records (flags, logs, metric files, progress .json; export_records) are a
-few hundred kB: kept under version control, they outlive the machine that trained the run, and a
-result directory of them is read like one with the pickles (a run is finished when its directory
-holds network-final.pkl or the network-final.json written after it).
+A finished run's text records (flags, logs, metric files; export_records) are about 150 kB: kept
+under version control, they outlive the machine that trained the run, and a result directory of
+them is read like one with the pickles (a run is finished when its directory holds
+network-final.pkl or the network-final.json written after it).
 
 No TensorFlow here: planning and reporting stay fast; training and evaluation are subprocesses.
 """
@@ -58,7 +58,7 @@ SCALES = {
     'cpu': dnnlib.EasyDict(
         dataset='demo32', resolution=32, num_bits=32, common=_QUICK_START, fingerprint=_QUICK_START_FINGERPRINT,
         about='the README quick start on demo32, its consistency weight steered by the fingerprint share '
-              '(about 75 minutes per run on one core)',
+              '(75–100 minutes per run on one core)',
         metrics=dict(acc='watermark_accuracy_1k', trainset='watermark_accuracy_trainset_1k', fid='fid1k',
                      share='fingerprint_share_1k')),
 }
@@ -337,11 +337,14 @@ def missing_metrics(run, scale, fid, data_dir, inception=None):
     return command
 
 
-_NOT_RECORDS = ('*.pkl', '*.png', 'driver-log.txt')  # large, and rebuilt from the run (driver-log.txt repeats log.txt)
+# Pickles, images and TensorBoard events are large; a snapshot's progress .json serves only to resume from its
+# pickle; driver-log.txt repeats log.txt.
+_NOT_RECORDS = ('*.pkl', '*.png', 'events.out.tfevents.*', 'network-snapshot-*.json', 'driver-log.txt')
 
 
 def export_records(run, dest_root):
-    """Copy a finished run's records (its folder without pickles, images and console copy) to dest_root,
+    """Copy a finished run's records (its folder without pickles, images, TensorBoard events, snapshot progress
+    and console copy: flags.txt, log.txt, metric files, network-final.json, eval/) to dest_root,
     replacing an earlier copy whole. Returns whether the run was finished (unfinished runs are not copied)."""
     if run.state['status'] != 'done':
         return False
