@@ -14,7 +14,7 @@ too: a folder small enough to keep under version control, from which --report-on
   python run_experiments.py table1 --scale=cpu --jobs=2     # two runs at once, one per core
   python run_experiments.py all --scale=cpu --jobs=2        # every experiment's runs in one queue
   python run_experiments.py figure4 --scale=paper --data-dir=datasets
-  python run_experiments.py table1 --report-only --export=docs/results
+  python run_experiments.py table1 --report-only --export=docs/experiments
 """
 
 import argparse

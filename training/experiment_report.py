@@ -125,11 +125,13 @@ def bottom_lines(cache_paths, num_fingerprints, seed=0, bits_list=experiments.FI
     With compute=False only cached values are returned (for --dry-run and quick reports).
     """
     cache_paths = [cache_paths] if isinstance(cache_paths, str) else list(cache_paths)
-    cache = {}
+    held = {}
     for path in cache_paths:
+        held[path] = {}
         if os.path.isfile(path):
             with open(path) as f:
-                cache.update(json.load(f))
+                held[path] = json.load(f)
+    cache = {key: value for values in held.values() for key, value in values.items()}
     result = {}
     for bits in bits_list:
         key = '%d-%d-%d' % (bits, num_fingerprints, seed)
@@ -137,17 +139,20 @@ def bottom_lines(cache_paths, num_fingerprints, seed=0, bits_list=experiments.FI
             from metrics import fingerprint_capacity  # pylint: disable=import-outside-toplevel
             print('Bottom line: %d random %d-bit fingerprints...' % (num_fingerprints, bits), flush=True)
             cache[key] = fingerprint_capacity.bottom_line(bits, num_fingerprints, seed)
-            _write_cache(cache_paths[:1], cache)  # each length is kept as soon as it is known
+            _update_caches(held, cache)  # each length is kept as soon as it is known
         if key in cache:
             result[bits] = cache[key]
-    if compute and cache:
-        _write_cache(cache_paths, cache)
+    if compute:
+        _update_caches(held, cache)
     return result
 
 
-def _write_cache(paths, cache):
-    for path in paths:
-        dnnlib.util.atomic_write_bytes(path, json.dumps(cache, indent=1, sort_keys=True).encode())
+def _update_caches(held, cache):
+    """Write the cache into each file (path -> its contents) that lacks part of it."""
+    for path, values in held.items():
+        if values != cache:
+            dnnlib.util.atomic_write_bytes(path, json.dumps(cache, indent=1, sort_keys=True).encode())
+            held[path] = dict(cache)
 
 
 def _columns(experiment):
