@@ -132,6 +132,9 @@ def test_tables_from_metric_files(fake_runs):
     table2 = experiment_report.table_rows('table2', 'cpu', experiments.plan('table2', 'cpu', fake_runs), fid=False)
     assert table2[-1]['label'] == 'Sampling on the fly' and table2[-1]['train_acc'] == 0.971
     assert table2[-1]['test_acc'] == 0.968 and table2[0]['test_acc_paper'] == 0.512
+    assert table2[-1]['share'] == 0.39  # Tables 2 and 4 give the fidelity beside the bits, as Table 1 does
+    table4 = experiment_report.table_rows('table4', 'cpu', experiments.plan('table4', 'cpu', fake_runs), fid=False)
+    assert table4[-1]['share'] == 0.39 and table4[-1]['bit_acc'] == 0.968
 
 
 def test_several_seeds_plan_a_run_per_seed_and_train_only_the_runs_named(fake_runs):

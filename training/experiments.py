@@ -128,9 +128,9 @@ def _figure4(scale):
 EXPERIMENTS = {
     'table1': dnnlib.EasyDict(rows=_table1, columns=['bit_acc', 'p_value', 'fid', 'share', 'colour'],
                               title='Table 1: fingerprint detection and fidelity; StyleGAN2 and variants I-III'),
-    'table2': dnnlib.EasyDict(rows=_table2, columns=['train_acc', 'test_acc'],
+    'table2': dnnlib.EasyDict(rows=_table2, columns=['train_acc', 'test_acc', 'share', 'colour'],
                               title='Table 2: scalability, bit accuracy on training and on unseen fingerprints'),
-    'table4': dnnlib.EasyDict(rows=_table4, columns=['bit_acc', 'fid'],
+    'table4': dnnlib.EasyDict(rows=_table4, columns=['bit_acc', 'fid', 'share', 'colour'],
                               title='Table 4: the modulated resolution'),
     'figure4': dnnlib.EasyDict(rows=_figure4, columns=['bit_acc'],
                                title='Figure 4: bit accuracy against the bottom line, by fingerprint length'),
