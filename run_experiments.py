@@ -54,8 +54,8 @@ def build_parser():
                         help='--seed of the runs; several (comma-separated) run every row once per seed, seed by '
                              'seed, and the tables give median and range (default: %d)' % experiments.DEFAULT_SEED)
     parser.add_argument('--runs', type=lambda text: text.split(','), default=None, metavar='RUN[,RUN...]',
-                        help='train only these runs of the experiment (e.g. ours); the tables still show every row '
-                             '(default: all)')
+                        help='train only these runs of the experiment (e.g. ours), in the experiment\'s row order; the '
+                             'tables still show every row (default: all)')
     parser.add_argument('--result-dir', default=os.path.join('results', 'experiments'),
                         help='parent of the runs and the tables (default: %(default)s)')
     parser.add_argument('--export', default=None, metavar='DIR',
