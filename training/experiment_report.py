@@ -209,7 +209,7 @@ def figure4_png(rows, scale, num_fingerprints):
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=120)
     bits = [int(row['label'].split()[0]) for row in rows]
 
     def series(key):
@@ -229,7 +229,7 @@ def figure4_png(rows, scale, num_fingerprints):
     ax.set_ylabel('bitwise accuracy')
     ax.set_ylim(0.45, 1.02)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc='lower left', fontsize=8)
+    ax.legend(loc='upper left', bbox_to_anchor=(1.02, 1), fontsize=8)  # outside: the points fill the whole range
     fig.tight_layout()
     return dnnlib.util.figure_png_bytes(fig)
 
