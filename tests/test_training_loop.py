@@ -33,10 +33,12 @@ def _config(data_dir, result_dir, *extra):
     return run_training.make_config(args)[1]
 
 
-def test_tiny_run_writes_every_output(tf_session, data_dir, tmp_path):
+def test_tiny_run_writes_every_output(tf_session, data_dir, tmp_path, capsys):
     config = _config(data_dir, str(tmp_path), '--total-kimg=0.064', '--kimg-per-tick=0.032', '--snapshot-ticks=1',
                      '--metrics=watermark_accuracy_1k')
     final = training_loop.training_loop(run_dir=str(tmp_path), **config)
+    ticks = [line for line in capsys.readouterr().out.splitlines() if line.startswith('tick ')]
+    assert len(ticks) == 2 and all(re.search(r' bit_acc [01]\.\d{4}$', line) for line in ticks)
     names = set(os.listdir(tmp_path))
     for kind in ('fakes-arbitrary', 'fakes-latents-same', 'fakes-watermarks-same'):
         assert kind + '-init.png' in names and kind + '-000000.png' in names
@@ -159,11 +161,13 @@ def test_diversity_floor_trains_and_logs_z_change(tf_session, data_dir, tmp_path
     assert changes and all(change > 0 for change in changes)
 
 
-def test_plain_stylegan2_trains_without_fingerprint_or_decoder(tf_session, data_dir, tmp_path):
+def test_plain_stylegan2_trains_without_fingerprint_or_decoder(tf_session, data_dir, tmp_path, capsys):
     config = _config(data_dir, str(tmp_path), '--no-fingerprint', '--res-modulated-range=', '--total-kimg=0.016',
                      '--kimg-per-tick=0.008', '--snapshot-ticks=1')
     assert config['E_args'] is None and config['G_args'].func_name.endswith('.G_main')
     final = training_loop.training_loop(run_dir=str(tmp_path), **config)
+    ticks = [line for line in capsys.readouterr().out.splitlines() if line.startswith('tick ')]
+    assert ticks and not [line for line in ticks if 'bit_acc' in line]  # no decoder, nothing to read
     names = set(os.listdir(tmp_path))
     assert 'fakes-arbitrary-000000.png' in names and 'fakes-latents-same-init.png' not in names
     from training import misc

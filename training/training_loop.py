@@ -315,13 +315,15 @@ def training_loop(
             if share is not None:
                 autosummary('Schedule/fingerprint_share', share)
             stats = save_summaries(summary_log, cur_nimg)
+            bit_accuracy = stats.get('Watermark/bit_accuracy')  # None without a decoder (--no-fingerprint)
             print('tick %-5d kimg %-8.1f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
-                  'maintenance %-6.1f mem %-5.2f bit_acc %.4f%s' % (
+                  'maintenance %-6.1f mem %-5.2f%s%s' % (
                       cur_tick, cur_nimg / 1000.0, minibatch_size, dnnlib.util.format_time(total_time), tick_time,
-                      tick_time / tick_kimg, maintenance_time, _memory_gb(), stats.get('Watermark/bit_accuracy', np.nan),
+                      tick_time / tick_kimg, maintenance_time, _memory_gb(),
+                      '' if bit_accuracy is None else ' bit_acc %.4f' % bit_accuracy,
                       '' if share is None else '  lambda4 %-7.3g share %.4f' % (feed[decouple_weight_in], share)),
                   flush=True)
-            consistency.update(cur_nimg, stats.get('Watermark/bit_accuracy', 0.0), share)
+            consistency.update(cur_nimg, bit_accuracy or 0.0, share)
             bad = [name for name in ('Loss/G/total', 'Loss/D/total') if not np.isfinite(stats.get(name, 0.0))]
             if bad:
                 raise TrainingDiverged('%s became NaN or infinite at %.1f kimg; the last good snapshot is %s'
