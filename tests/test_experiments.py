@@ -164,6 +164,10 @@ def test_tables_over_seeds_give_median_and_range(fake_runs):
     assert ours['bit_acc'] == pytest.approx(0.959) and (ours['bit_acc_min'], ours['bit_acc_max']) == (0.95, 0.968)
     assert ours['bit_acc_n'] == 2 and ours['share_n'] == 1 and ours['share'] == 0.39
     assert ours['status'] == 'seed 1000: done; seed 1001: done; seed 1002: at 100 kimg'
+    # A row trained on fewer seeds names only those; the rest in one note (none started: every seed).
+    assert rows['Ours Variant I']['status'] == 'seed 1000: at 10 kimg; seeds 1001, 1002: not started'
+    assert rows['Ours Variant I']['run_dir'].count('seed ') == 1
+    assert rows['StyleGAN2']['status'] == 'seed 1000: not started; seed 1001: not started; seed 1002: not started'
     assert ours['bit_acc_source'].count('metric-watermark_accuracy_1k.txt') == 2
     # Learning curves of the fingerprinted runs with a log; a killed and resumed run is one curve.
     _touch(os.path.join(second, 'log.txt'), 'tick 1     kimg 1.0      minibatch 8    time 15s          '

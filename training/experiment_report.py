@@ -75,9 +75,17 @@ def table_rows(experiment, scale, runs, fid):
     several = len(_seeds(runs)) > 1
     rows = []
     for label, (paper, label_runs) in by_label.items():
+        # Over several seeds a row names the runs of the seeds it has reached, and the other seeds in one note.
+        started = [run for run in label_runs if run.state['status'] != 'start']
+        shown = started if several and started else label_runs
+        unstarted = [str(run.seed) for run in label_runs if run not in shown]
+
         def per_seed(text_of):
-            return '; '.join(('seed %d: ' % run.seed if several else '') + text_of(run) for run in label_runs)
-        row = dict(label=label, run=per_seed(lambda run: run.name), status=per_seed(run_status),
+            return '; '.join(('seed %d: ' % run.seed if several else '') + text_of(run) for run in shown)
+        status = per_seed(run_status)
+        if unstarted:
+            status += '; seed%s %s: not started' % ('s' if len(unstarted) > 1 else '', ', '.join(unstarted))
+        row = dict(label=label, run=per_seed(lambda run: run.name), status=status,
                    run_dir=per_seed(lambda run: run.state['run_dir'] or run.root))
         for column in spec.columns:
             found = [(value, source) for value, source in (_run_value(run, scale, column, fid) for run in label_runs)
