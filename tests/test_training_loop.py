@@ -168,6 +168,7 @@ def test_plain_stylegan2_trains_without_fingerprint_or_decoder(tf_session, data_
     final = training_loop.training_loop(run_dir=str(tmp_path), **config)
     ticks = [line for line in capsys.readouterr().out.splitlines() if line.startswith('tick ')]
     assert ticks and not [line for line in ticks if 'bit_acc' in line]  # no decoder, nothing to read
+    assert all(line == line.rstrip() for line in ticks)
     names = set(os.listdir(tmp_path))
     assert 'fakes-arbitrary-000000.png' in names and 'fakes-latents-same-init.png' not in names
     from training import misc

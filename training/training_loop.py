@@ -316,13 +316,14 @@ def training_loop(
                 autosummary('Schedule/fingerprint_share', share)
             stats = save_summaries(summary_log, cur_nimg)
             bit_accuracy = stats.get('Watermark/bit_accuracy')  # None without a decoder (--no-fingerprint)
-            print('tick %-5d kimg %-8.1f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
-                  'maintenance %-6.1f mem %-5.2f%s%s' % (
-                      cur_tick, cur_nimg / 1000.0, minibatch_size, dnnlib.util.format_time(total_time), tick_time,
-                      tick_time / tick_kimg, maintenance_time, _memory_gb(),
-                      '' if bit_accuracy is None else ' bit_acc %.4f' % bit_accuracy,
-                      '' if share is None else '  lambda4 %-7.3g share %.4f' % (feed[decouple_weight_in], share)),
-                  flush=True)
+            tick_line = ('tick %-5d kimg %-8.1f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
+                         'maintenance %-6.1f mem %-5.2f%s%s' % (
+                             cur_tick, cur_nimg / 1000.0, minibatch_size, dnnlib.util.format_time(total_time),
+                             tick_time, tick_time / tick_kimg, maintenance_time, _memory_gb(),
+                             '' if bit_accuracy is None else ' bit_acc %.4f' % bit_accuracy,
+                             '' if share is None else '  lambda4 %-7.3g share %.4f' % (
+                                 feed[decouple_weight_in], share)))
+            print(tick_line.rstrip(), flush=True)  # the padded columns leave no trailing blank
             consistency.update(cur_nimg, bit_accuracy or 0.0, share)
             bad = [name for name in ('Loss/G/total', 'Loss/D/total') if not np.isfinite(stats.get(name, 0.0))]
             if bad:
